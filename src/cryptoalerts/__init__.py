@@ -1,0 +1,70 @@
+"""cryptoalerts: match crypto price ticks against very many price alerts, fast.
+
+The public API is what this module exports; everything else is internal.
+``import cryptoalerts`` loads numpy and sortedcontainers only (cold-start time in
+Lambda): the stores, the AWS code and the CLI are imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cryptoalerts.errors import (
+    AlertNotFoundError,
+    ConflictError,
+    CryptoAlertsError,
+    DuplicateAlertError,
+    StoreError,
+    StoreNotInitializedError,
+    ValidationError,
+)
+from cryptoalerts.index import AlertIndex
+from cryptoalerts.model import Alert, Condition, Fired, Tick, Trigger
+from cryptoalerts.reference import ReferenceIndex
+from cryptoalerts.state import AlertState, IndexState, SymbolState, TickCounts
+
+if TYPE_CHECKING:
+    from cryptoalerts.engine import AlertEngine
+    from cryptoalerts.stores import AlertStore, open_store
+
+__all__ = [
+    "Alert",
+    "AlertEngine",
+    "AlertIndex",
+    "AlertNotFoundError",
+    "AlertState",
+    "AlertStore",
+    "Condition",
+    "ConflictError",
+    "CryptoAlertsError",
+    "DuplicateAlertError",
+    "Fired",
+    "IndexState",
+    "ReferenceIndex",
+    "StoreError",
+    "StoreNotInitializedError",
+    "SymbolState",
+    "Tick",
+    "TickCounts",
+    "Trigger",
+    "ValidationError",
+    "open_store",
+]
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "AlertEngine": "cryptoalerts.engine",
+    "AlertStore": "cryptoalerts.stores",
+    "open_store": "cryptoalerts.stores",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the engine and stores on first use, keeping ``import cryptoalerts`` cheap."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cryptoalerts' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,1 @@
+"""DynamoDB Local fixtures (placeholder: filled in by the stores work)."""
