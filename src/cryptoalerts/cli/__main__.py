@@ -1,0 +1,7 @@
+"""``python -m cryptoalerts.cli``."""
+
+import sys
+
+from cryptoalerts.cli import main
+
+sys.exit(main())
