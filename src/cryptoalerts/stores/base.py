@@ -170,9 +170,28 @@ class AlertStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def list_fires(self, *, alert_id: str | None = None, symbol: str | None = None) -> list[Fired]:
-        """Recorded fires, ordered by ``(ts, alert_id, seq)``."""
+    async def list_fires(
+        self,
+        *,
+        alert_id: str | None = None,
+        symbol: str | None = None,
+        ts_from: float | None = None,
+        ts_to: float | None = None,
+    ) -> list[Fired]:
+        """Recorded fires, filtered (``ts_from <= ts <= ts_to``), ordered by ``(ts, alert_id, seq)``.
+
+        An engine retrying a batch whose first attempt committed but crashed before
+        handing its fires on uses the time range to find them again.
+        """
 
     @abc.abstractmethod
     async def get_fire(self, alert_id: str, seq: int) -> Fired | None:
         """One recorded fire by its idempotency key, or None."""
+
+    @abc.abstractmethod
+    async def mark_notified(self, alert_id: str, seq: int) -> bool:
+        """Record that fire ``(alert_id, seq)`` was notified; True only the first time.
+
+        ProcessedAlerts calls this before publishing, so a destination record
+        delivered twice notifies once. Conditional write; safe under races.
+        """
