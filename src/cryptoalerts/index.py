@@ -1,15 +1,732 @@
-"""Per-symbol sorted index of alerts (placeholder: the fast implementation lands next)."""
+"""The sorted, per-symbol alert index (see ``docs/implementation.md``)."""
 
 from __future__ import annotations
 
-from cryptoalerts.reference import ReferenceIndex
+import heapq
+import itertools
+import math
+import operator
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from cryptoalerts._book import Book, Family, PctGroup, Runtime, above, below
+from cryptoalerts.errors import AlertNotFoundError, DuplicateAlertError, ValidationError
+from cryptoalerts.model import Alert, Condition, Fired, Tick, Trigger, fired_from
+from cryptoalerts.state import AlertState, IndexState, SymbolState, TickCounts
 
 __all__ = ["AlertIndex"]
 
+_INF = math.inf
+_A = Condition.ABOVE
+_B = Condition.BELOW
+_CU = Condition.CROSSES_UP
+_CD = Condition.CROSSES_DOWN
+_CX = Condition.CROSSES
+_EN = Condition.ENTERS_CHANNEL
+_EX = Condition.EXITS_CHANNEL
+_MU = Condition.MOVES_UP_PCT
+_MD = Condition.MOVES_DOWN_PCT
+_LEVEL = frozenset({_A, _B, _MU, _MD})
+_ONCE = Trigger.ONCE
+DEFAULT_HISTORY_S = 3600.0
+_FIRST_CHUNK = 16
+_by_alert_id = operator.attrgetter("alert_id")  # galloping scan of a batch starts with this many ticks
 
-class AlertIndex(ReferenceIndex):
-    """Temporary: same API and semantics as the reference; replaced by the sorted index."""
+
+def _slots(book: Book, alert: Alert, armed: bool, create: bool = False) -> list[tuple[Family, float]]:
+    """The (family, key) places an alert occupies in ``book`` when armed or not."""
+    c = alert.condition
+    if c is _A:
+        return [(book.above_a if armed else book.above_d, alert.threshold)]  # type: ignore[list-item]
+    if c is _B:
+        return [(book.below_a if armed else book.below_d, alert.threshold)]  # type: ignore[list-item]
+    if c is _CU:
+        return [(book.cu, alert.threshold)]  # type: ignore[list-item]
+    if c is _CD:
+        return [(book.cd, alert.threshold)]  # type: ignore[list-item]
+    if c is _CX:
+        return [(book.cu, alert.threshold), (book.cd, alert.threshold)]  # type: ignore[list-item]
+    if c is _EN:
+        return [(book.el, alert.lower), (book.eu, alert.upper)]  # type: ignore[list-item]
+    if c is _EX:
+        return [(book.xl, alert.lower), (book.xu, alert.upper)]  # type: ignore[list-item]
+    w: float = alert.window_s  # type: ignore[assignment]
+    group = book.pct.get(w)
+    if group is None:
+        if not create:
+            return []
+        group = book.pct[w] = PctGroup(w, book.hist_base)
+    if c is _MU:
+        return [(group.ua if armed else group.ud, alert.pct)]  # type: ignore[list-item]
+    return [(group.da if armed else group.dd, alert.pct)]  # type: ignore[list-item]
+
+
+class AlertIndex:
+    """Alerts indexed per symbol in sorted families; matches a tick in O(log n + k).
+
+    >>> index = AlertIndex()
+    >>> index.add(Alert(id="a1", symbol="BTC", condition="crosses_up", threshold=100))
+    >>> index.match(Tick("BTC", 99, 1)), [f.alert_id for f in index.match(Tick("BTC", 100, 2))]
+    ([], ['a1'])
+
+    ``history_s`` bounds how far back percentage-move windows can look: the index
+    keeps each symbol's accepted ticks of the last ``history_s`` seconds, and
+    rejects alerts with a longer ``window_s``.
+    """
+
+    def __init__(self, alerts: Iterable[Alert] = (), *, history_s: float = DEFAULT_HISTORY_S) -> None:
+        if not (history_s > 0 and math.isfinite(history_s)):
+            raise ValidationError("history_s", history_s, "must be a finite number > 0")
+        self.history_s = float(history_s)
+        self._books: dict[str, Book] = {}
+        self._alerts: dict[str, Alert] = {}
+        self._rt: dict[str, Runtime] = {}
+        self._once_seq: dict[str, int] = {}  # only for once alerts re-created with a past seq
+        self._expiry: list[tuple[float, str]] = []
+        self._tokens = itertools.count(1)
+        self.counts = TickCounts()
+        self.add_many(alerts)
 
     @classmethod
-    def from_alerts(cls, alerts, *, history_s: float = 3600.0):  # type: ignore[no-untyped-def]
+    def from_alerts(cls, alerts: Iterable[Alert], *, history_s: float = DEFAULT_HISTORY_S) -> AlertIndex:
+        """Bulk-build an index; sorts each family once instead of n inserts."""
         return cls(alerts, history_s=history_s)
+
+    # -- alerts ---------------------------------------------------------------
+    def _book(self, symbol: str) -> Book:
+        book = self._books.get(symbol)
+        if book is None:
+            book = self._books[symbol] = Book(symbol)
+        return book
+
+    def _check_window(self, alert: Alert) -> None:
+        if alert.window_s is not None and alert.window_s > self.history_s:
+            raise ValidationError(
+                "window_s", alert.window_s, f"exceeds the index's history_s={self.history_s}; raise history_s"
+            )
+
+    def add(self, alert: Alert, state: AlertState | None = None) -> None:
+        """Add an alert, optionally with its firing state. O(log n).
+
+        Raises:
+            DuplicateAlertError: an alert with that id is already indexed.
+            ValidationError: ``window_s`` exceeds ``history_s``.
+        """
+        if alert.id in self._alerts:
+            raise DuplicateAlertError(alert.id)
+        self._check_window(alert)
+        if alert.trigger is _ONCE and state is not None:
+            if state.last_fire_ts is not None:
+                return  # a once alert that already fired never comes back
+            if state.seq:
+                self._once_seq[alert.id] = state.seq  # a re-created id goes on counting
+        self._alerts[alert.id] = alert
+        armed = True
+        if alert.trigger is not _ONCE:
+            st = state or AlertState()
+            self._rt[alert.id] = Runtime(st.armed or alert.condition not in _LEVEL, st.last_fire_ts, st.seq)
+            armed = self._rt[alert.id].armed
+        book = self._book(alert.symbol)
+        for fam, key in _slots(book, alert, armed, create=True):
+            fam.add(key, alert)
+        if alert.expires_at is not None:
+            heapq.heappush(self._expiry, (alert.expires_at, alert.id))
+        book.invalidate()
+
+    def add_many(self, alerts: Iterable[Alert]) -> None:
+        """Add many alerts, sorting each family once. O(n log n) with small constants.
+
+        Raises ``DuplicateAlertError`` before adding anything if an id repeats.
+        """
+        alerts = list(alerts)
+        known = self._alerts
+        new: dict[str, Alert] = {}
+        for alert in alerts:
+            if alert.id in known or alert.id in new:
+                raise DuplicateAlertError(alert.id)
+            if alert.window_s is not None:
+                self._check_window(alert)
+            new[alert.id] = alert
+        pending: dict[int, tuple[Family, list[tuple[float, Alert]]]] = {}
+        rt = self._rt
+        expiry = self._expiry
+        for alert in alerts:
+            book = self._book(alert.symbol)
+            if alert.trigger is not _ONCE:
+                rt[alert.id] = Runtime()
+            if alert.expires_at is not None:
+                expiry.append((alert.expires_at, alert.id))
+            for fam, key in _slots(book, alert, True, create=True):
+                if fam.buckets:  # already populated: incremental insert
+                    fam.add(key, alert)
+                    continue
+                slot = pending.get(id(fam))
+                if slot is None:
+                    slot = pending[id(fam)] = (fam, [])
+                slot[1].append((key, alert))
+            book.invalidate()
+        for fam, pairs in pending.values():
+            fam.load_sorted(pairs)
+        heapq.heapify(expiry)
+        known.update(new)
+
+    def remove(self, alert_id: str) -> Alert:
+        """Remove and return an alert. O(log n).
+
+        Raises:
+            AlertNotFoundError: no such alert (a ``KeyError``).
+        """
+        alert = self._alerts.pop(alert_id, None)
+        if alert is None:
+            raise AlertNotFoundError(alert_id)
+        book = self._books[alert.symbol]
+        rt = self._rt.pop(alert_id, None)
+        self._once_seq.pop(alert_id, None)
+        if rt is not None and rt.parked:
+            del book.parked[alert_id]  # its heap entry is skipped when it surfaces
+        else:
+            for fam, key in _slots(book, alert, rt is None or rt.armed):
+                fam.discard(key, alert_id)
+        book.invalidate()
+        return alert
+
+    def discard(self, alert_id: str) -> None:
+        """Remove an alert if present; silent otherwise. O(log n)."""
+        if alert_id in self._alerts:
+            self.remove(alert_id)
+
+    def get(self, alert_id: str) -> Alert | None:
+        """The alert with that id, or None. O(1)."""
+        return self._alerts.get(alert_id)
+
+    def alert_state(self, alert_id: str) -> AlertState:
+        """The alert's firing state. O(1). Raises ``AlertNotFoundError``."""
+        if alert_id not in self._alerts:
+            raise AlertNotFoundError(alert_id)
+        rt = self._rt.get(alert_id)
+        if rt is None:
+            return AlertState(seq=self._once_seq.get(alert_id, 0))
+        return AlertState(rt.armed, rt.last_fire, rt.seq)
+
+    def __len__(self) -> int:
+        return len(self._alerts)
+
+    def __contains__(self, alert_id: object) -> bool:
+        return alert_id in self._alerts
+
+    def alerts(self, symbol: str | None = None) -> list[Alert]:
+        """Indexed alerts, all or one symbol's. O(n) / O(n_symbol)."""
+        if symbol is None:
+            return list(self._alerts.values())
+        book = self._books.get(symbol)
+        if book is None:
+            return []
+        seen: dict[str, Alert] = dict(book.parked)
+        for fam in book.families():
+            for bucket in fam.buckets.values():
+                seen.update(bucket)
+        return list(seen.values())
+
+    def symbols(self) -> list[str]:
+        """Symbols the index has alerts or tick state for."""
+        return list(self._books)
+
+    def purge_expired(self, now: float) -> int:
+        """Remove alerts with ``expires_at <= now``; returns how many. O(k log n)."""
+        expiry = self._expiry
+        alerts = self._alerts
+        removed = 0
+        while expiry and expiry[0][0] <= now:
+            expires_at, alert_id = heapq.heappop(expiry)
+            alert = alerts.get(alert_id)
+            if alert is not None and alert.expires_at == expires_at:
+                self.remove(alert_id)
+                removed += 1
+        return removed
+
+    # -- matching -------------------------------------------------------------
+    def match(self, tick: Tick) -> list[Fired]:
+        """Match one tick; returns its fires ordered by alert id.
+
+        O(1) for a tick inside the symbol's quiet band (the common case: two float
+        comparisons), else O(log n + k) per family with k the alerts that fire.
+        Stale and duplicate ticks are counted in :attr:`counts` and fire nothing.
+        """
+        book = self._books.get(tick.symbol)
+        if book is None:
+            book = self._book(tick.symbol)
+        price = tick.price
+        ts = tick.ts
+        last_ts = book.last_ts
+        if ts <= last_ts:
+            if ts < last_ts:
+                self.counts.stale += 1
+                return []
+            if price == book.last_price:
+                self.counts.duplicate += 1
+                return []
+        if book.lo <= price <= book.hi and ts < book.next_event:
+            self.counts.accepted += 1
+            book.last_price = price
+            book.last_ts = ts
+            hist_ts = book.hist_ts
+            hist_ts.append(ts)
+            book.hist_p.append(price)
+            if len(hist_ts) >= book.trim_at:
+                self._trim(book, ts)
+            return []
+        self.counts.accepted += 1
+        return self._slow(book, price, ts)
+
+    def match_batch(
+        self,
+        symbols: Sequence[str] | str,
+        prices: Sequence[float] | np.ndarray[Any, Any],
+        timestamps: Sequence[float] | np.ndarray[Any, Any],
+    ) -> list[Fired]:
+        """Match many ticks; exactly the fires, in the same order, of ``match`` tick by tick.
+
+        ``symbols`` is one symbol for the whole batch or one per tick. Ticks are
+        grouped per symbol (symbols are independent), stale and duplicate ticks
+        are found with cumulative maxima, and runs of ticks inside the quiet band
+        are skipped with vectorised comparisons; only ticks that may fire go
+        through the per-tick path.
+
+        Raises:
+            ValidationError: lengths differ, or a price is not finite and > 0, or
+                a timestamp is not finite. Nothing is matched in that case.
+        """
+        p = np.ascontiguousarray(prices, dtype=np.float64)
+        t = np.ascontiguousarray(timestamps, dtype=np.float64)
+        n = p.shape[0]
+        if p.ndim != 1 or t.shape != p.shape:
+            raise ValidationError("timestamps", t.shape, f"must have the same length as prices ({p.shape})")
+        if n == 0:
+            return []
+        if not (np.isfinite(p).all() and (p > 0).all()):
+            bad = int(np.flatnonzero(~(np.isfinite(p) & (p > 0)))[0])
+            raise ValidationError(f"prices[{bad}]", float(p[bad]), "must be finite and > 0")
+        if not np.isfinite(t).all():
+            bad = int(np.flatnonzero(~np.isfinite(t))[0])
+            raise ValidationError(f"timestamps[{bad}]", float(t[bad]), "must be finite")
+        if isinstance(symbols, str):
+            return [f for _, f in self._batch_symbol(symbols, p, t, None)]
+        syms = symbols if isinstance(symbols, list) else list(symbols)
+        if len(syms) != n:
+            raise ValidationError("symbols", len(syms), f"must have the same length as prices ({n})")
+        codes: dict[str, int] = {}
+        setdefault = codes.setdefault
+        code_arr = np.fromiter((setdefault(s, len(codes)) for s in syms), dtype=np.int64, count=n)
+        for sym in codes:
+            if not isinstance(sym, str) or not sym:
+                raise ValidationError("symbols", sym, "must be non-empty strings")
+        if len(codes) == 1:
+            return [f for _, f in self._batch_symbol(syms[0], p, t, None)]
+        order = np.argsort(code_arr, kind="stable")
+        sorted_codes = code_arr[order]
+        bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
+        starts = np.concatenate(([0], bounds))
+        ends = np.concatenate((bounds, [n]))
+        names = list(codes)
+        tagged: list[tuple[int, Fired]] = []
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            idx = order[s:e]
+            tagged.extend(self._batch_symbol(names[int(sorted_codes[s])], p[idx], t[idx], idx))
+        tagged.sort(key=lambda pair: pair[0])  # stable: keeps each tick's fires in match order
+        return [f for _, f in tagged]
+
+    def _batch_symbol(
+        self, symbol: str, p: np.ndarray[Any, Any], t: np.ndarray[Any, Any], positions: np.ndarray[Any, Any] | None
+    ) -> list[tuple[int, Fired]]:
+        """Match one symbol's ticks (in order); fires tagged with the tick's batch position."""
+        book = self._books.get(symbol)
+        if book is None:
+            book = self._book(symbol)
+        n = p.shape[0]
+        counts = self.counts
+        # Stale: older than every earlier accepted tick, i.e. than the running max ts.
+        prev_max = np.maximum.accumulate(np.concatenate(([book.last_ts], t[:-1])))
+        fresh = t >= prev_max
+        fresh_idx = np.flatnonzero(fresh)
+        counts.stale += n - fresh_idx.shape[0]
+        if fresh_idx.shape[0] == 0:
+            return []
+        # Duplicate: same ts and price as the previous fresh tick (or the book's last).
+        fp = p[fresh_idx]
+        ft = t[fresh_idx]
+        last_price = -1.0 if book.last_price is None else book.last_price
+        pp = np.concatenate(([last_price], fp[:-1]))
+        pt = np.concatenate(([book.last_ts], ft[:-1]))
+        dup = (ft == pt) & (fp == pp)
+        acc = fresh_idx[~dup]
+        counts.duplicate += int(dup.sum())
+        m = acc.shape[0]
+        if m == 0:
+            return []
+        ap = p[acc]
+        at = t[acc]
+        out: list[tuple[int, Fired]] = []
+        pos = 0
+        chunk = _FIRST_CHUNK
+        slow = self._slow
+        while pos < m:
+            end = min(m, pos + chunk)
+            cp = ap[pos:end]
+            ct = at[pos:end]
+            loud = (cp < book.lo) | (cp > book.hi) | (ct >= book.next_event)
+            hits = np.flatnonzero(loud)
+            stop = end if hits.shape[0] == 0 else pos + int(hits[0])
+            if stop > pos:  # ticks pos..stop-1 are quiet: they only move the last price and history
+                counts.accepted += stop - pos
+                book.last_price = float(ap[stop - 1])
+                book.last_ts = float(at[stop - 1])
+                book.hist_ts.extend(at[pos:stop].tolist())
+                book.hist_p.extend(ap[pos:stop].tolist())
+                if len(book.hist_ts) >= book.trim_at:
+                    self._trim(book, book.last_ts)
+            if stop == end:
+                pos = end
+                chunk *= 2
+                continue
+            counts.accepted += 1
+            fires = slow(book, float(ap[stop]), float(at[stop]))
+            if fires:
+                where = int(acc[stop]) if positions is None else int(positions[acc[stop]])
+                out.extend((where, f) for f in fires)
+            pos = stop + 1
+            chunk = _FIRST_CHUNK
+        return out
+
+    def _trim(self, book: Book, ts: float) -> None:
+        """Drop history older than ``history_s`` before ``ts``; amortised O(1) per tick."""
+        hist_ts = book.hist_ts
+        cutoff = ts - self.history_s
+        k = 0
+        if hist_ts and hist_ts[0] < cutoff:
+            lo, hi = 0, len(hist_ts)
+            while lo < hi:  # first position with ts >= cutoff
+                mid = (lo + hi) // 2
+                if hist_ts[mid] < cutoff:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            k = lo
+            del hist_ts[:k]
+            del book.hist_p[:k]
+            book.hist_base += k
+        book.trim_at = len(hist_ts) + 4096
+
+    def _slow(self, book: Book, price: float, ts: float) -> list[Fired]:
+        """Full matching of one accepted tick, then a fresh quiet band."""
+        prev = book.last_price
+        fires: list[Fired] = []
+        rts = self._rt
+        # Alerts whose cooldown is over rejoin their families before matching.
+        heap = book.heap
+        while heap and heap[0][0] <= ts:
+            _, token, alert_id = heapq.heappop(heap)
+            rt = rts.get(alert_id)
+            if rt is not None and rt.parked == token:
+                alert = book.parked.pop(alert_id)
+                rt.parked = 0
+                # create: its percentage group may have emptied and gone while it cooled down
+                for fam, key in _slots(book, alert, True, create=True):
+                    fam.add(key, alert)
+        book.hist_ts.append(ts)
+        book.hist_p.append(price)
+        if book.hist_ts[0] < ts - self.history_s:
+            self._trim(book, ts)
+        fire = self._fire
+        # Level conditions: fire the armed that hold, re-arm the disarmed that do not.
+        fam = book.above_a
+        if fam.keys and fam.keys[0] <= price:
+            for alert in fam.collect(list(fam.keys.irange(None, price))):
+                fire(book, alert, price, prev, ts, fires)
+        fam = book.above_d
+        if fam.keys and fam.keys[-1] > price:
+            for alert in fam.collect(list(fam.keys.irange(price, None, (False, True)))):
+                self._rearm(book, alert, ts)
+        fam = book.below_a
+        if fam.keys and fam.keys[-1] >= price:
+            for alert in fam.collect(list(fam.keys.irange(price, None))):
+                fire(book, alert, price, prev, ts, fires)
+        fam = book.below_d
+        if fam.keys and fam.keys[0] < price:
+            for alert in fam.collect(list(fam.keys.irange(None, price, (True, False)))):
+                self._rearm(book, alert, ts)
+        if prev is not None and price != prev:
+            if price > prev:
+                # crossings up: prev < t <= price; channel edges passed on the way up.
+                for alert in book.cu.collect(list(book.cu.keys.irange(prev, price, (False, True)))):
+                    fire(book, alert, price, prev, ts, fires)
+                for alert in book.el.collect(list(book.el.keys.irange(prev, price, (False, True)))):
+                    if price <= alert.upper:  # type: ignore[operator]
+                        fire(book, alert, price, prev, ts, fires)
+                for alert in book.xu.collect(list(book.xu.keys.irange(prev, price, (True, False)))):
+                    if prev >= alert.lower:  # type: ignore[operator]
+                        fire(book, alert, price, prev, ts, fires)
+            else:
+                for alert in book.cd.collect(list(book.cd.keys.irange(price, prev, (True, False)))):
+                    fire(book, alert, price, prev, ts, fires)
+                for alert in book.eu.collect(list(book.eu.keys.irange(price, prev, (True, False)))):
+                    if price >= alert.lower:  # type: ignore[operator]
+                        fire(book, alert, price, prev, ts, fires)
+                for alert in book.xl.collect(list(book.xl.keys.irange(price, prev, (False, True)))):
+                    if prev <= alert.upper:  # type: ignore[operator]
+                        fire(book, alert, price, prev, ts, fires)
+        if book.pct:
+            self._match_pct(book, price, prev, ts, fires)
+        book.last_price = price
+        book.last_ts = ts
+        self._rebalance(book)
+        if len(fires) > 1:
+            fires.sort(key=_by_alert_id)  # canonical order, whatever the insertion history
+        return fires
+
+    def _match_pct(self, book: Book, price: float, prev: float | None, ts: float, fires: list[Fired]) -> None:
+        hist_ts = book.hist_ts
+        hist_p = book.hist_p
+        base = book.hist_base
+        end = base + len(hist_ts)
+        for w, group in list(book.pct.items()):
+            if not group:
+                del book.pct[w]
+                continue
+            qmin = group.qmin
+            qmax = group.qmax
+            for i in range(max(group.cursor, base) - base, end - base):
+                tp = (hist_ts[i], hist_p[i])
+                x = tp[1]
+                while qmin and qmin[-1][1] >= x:
+                    qmin.pop()
+                qmin.append(tp)
+                while qmax and qmax[-1][1] <= x:
+                    qmax.pop()
+                qmax.append(tp)
+            group.cursor = end
+            start = ts - w
+            while qmin[0][0] < start:
+                qmin.popleft()
+            while qmax[0][0] < start:
+                qmax.popleft()
+            lo = qmin[0][1]
+            hi = qmax[0][1]
+            fam = group.ua
+            keys = fam.keys
+            if keys and price >= (1 + keys[0] / 100) * lo:
+                n = 0
+                while n < len(keys) and price >= (1 + keys[n] / 100) * lo:
+                    n += 1
+                for alert in fam.collect(list(keys.islice(0, n))):
+                    self._fire(book, alert, price, prev, ts, fires)
+            fam = group.ud
+            keys = fam.keys
+            if keys and price < (1 + keys[-1] / 100) * lo:
+                n = len(keys)
+                while n > 0 and price < (1 + keys[n - 1] / 100) * lo:
+                    n -= 1
+                for alert in fam.collect(list(keys.islice(n, None))):
+                    self._rearm(book, alert, ts)
+            fam = group.da
+            keys = fam.keys
+            if keys and price <= (1 - keys[0] / 100) * hi:
+                n = 0
+                while n < len(keys) and price <= (1 - keys[n] / 100) * hi:
+                    n += 1
+                for alert in fam.collect(list(keys.islice(0, n))):
+                    self._fire(book, alert, price, prev, ts, fires)
+            fam = group.dd
+            keys = fam.keys
+            if keys and price > (1 - keys[-1] / 100) * hi:
+                n = len(keys)
+                while n > 0 and price > (1 - keys[n - 1] / 100) * hi:
+                    n -= 1
+                for alert in fam.collect(list(keys.islice(n, None))):
+                    self._rearm(book, alert, ts)
+
+    def _fire(self, book: Book, alert: Alert, price: float, prev: float | None, ts: float, fires: list[Fired]) -> None:
+        """An armed alert whose condition holds: fire it, or park it if cooling down."""
+        if alert.expires_at is not None and ts >= alert.expires_at:
+            self.remove(alert.id)  # lazy purge: it can never fire again
+            return
+        if alert.trigger is _ONCE:
+            fires.append(fired_from(alert, price, prev, ts, self._once_seq.get(alert.id, 0) + 1))
+            self.remove(alert.id)
+            return
+        rt = self._rt[alert.id]
+        last_fire = rt.last_fire
+        if last_fire is not None and ts < last_fire + alert.cooldown_s:
+            for fam, key in _slots(book, alert, True):
+                fam.discard(key, alert.id)
+            rt.parked = next(self._tokens)
+            book.push_parked(last_fire + alert.cooldown_s, alert, rt.parked)
+            return
+        rt.seq += 1
+        rt.last_fire = ts
+        fires.append(fired_from(alert, price, prev, ts, rt.seq))
+        if alert.condition in _LEVEL:
+            for fam, key in _slots(book, alert, True):
+                fam.discard(key, alert.id)
+            rt.armed = False
+            for fam, key in _slots(book, alert, False):
+                fam.add(key, alert)
+
+    def _rearm(self, book: Book, alert: Alert, ts: float) -> None:
+        """A disarmed level alert whose condition is false again: arm it."""
+        if alert.expires_at is not None and ts >= alert.expires_at:
+            self.remove(alert.id)  # lazy purge, as in _fire
+            return
+        for fam, key in _slots(book, alert, False):
+            fam.discard(key, alert.id)
+        self._rt[alert.id].armed = True
+        for fam, key in _slots(book, alert, True):
+            fam.add(key, alert)
+
+    def _rebalance(self, book: Book) -> None:
+        """Recompute the quiet band ``[lo, hi]`` and ``next_event`` around the last price."""
+        p = book.last_price
+        if p is None:
+            book.invalidate()
+            return
+        lo = -_INF
+        hi = _INF
+        keys = book.above_a.keys
+        if keys:  # fires iff price >= min key
+            hi = min(hi, below(keys[0]))
+        keys = book.above_d.keys
+        if keys:  # re-arms iff price < max key
+            lo = max(lo, keys[-1])
+        keys = book.below_a.keys
+        if keys:
+            lo = max(lo, above(keys[-1]))
+        keys = book.below_d.keys
+        if keys:
+            hi = min(hi, keys[0])
+        # Families that fire when a move passes a key upward (prev < k <= price) or
+        # downward through a closed end: no key may lie in (lo, hi].
+        for keys in (book.cu.keys, book.el.keys, book.xl.keys):
+            if keys:
+                i = keys.bisect_right(p)
+                if i:
+                    lo = max(lo, keys[i - 1])
+                if i < len(keys):
+                    hi = min(hi, below(keys[i]))
+        # ... and those with the open end the other way: no key in [lo, hi).
+        for keys in (book.cd.keys, book.eu.keys, book.xu.keys):
+            if keys:
+                i = keys.bisect_left(p)
+                if i:
+                    lo = max(lo, above(keys[i - 1]))
+                if i < len(keys):
+                    hi = min(hi, keys[i])
+        next_event = book.heap[0][0] if book.heap else _INF
+        for group in book.pct.values():
+            if not group.qmin:
+                lo, hi = _INF, -_INF  # window not built yet: stay on the slow path
+                break
+            m, tmin = group.qmin[0][1], group.qmin[0][0]
+            mx, tmax = group.qmax[0][1], group.qmax[0][0]
+            margin = (abs(tmin) + group.w) * 4e-16 + 1e-9
+            if group.ua or group.ud:
+                lo = max(lo, m)  # a new window minimum moves every up-threshold
+            if group.da or group.dd:
+                hi = min(hi, mx)
+            if group.ua:
+                hi = min(hi, below((1 + group.ua.keys[0] / 100) * m))
+            if group.ud:
+                lo = max(lo, (1 + group.ud.keys[-1] / 100) * m)
+                next_event = min(next_event, tmin + group.w - margin)
+            if group.da:
+                lo = max(lo, above((1 - group.da.keys[0] / 100) * mx))
+            if group.dd:
+                hi = min(hi, (1 - group.dd.keys[-1] / 100) * mx)
+                margin = (abs(tmax) + group.w) * 4e-16 + 1e-9
+                next_event = min(next_event, tmax + group.w - margin)
+        book.lo = lo
+        book.hi = hi
+        book.next_event = next_event
+
+    # -- state ----------------------------------------------------------------
+    def export_state(self, symbols: Iterable[str] | None = None) -> IndexState:
+        """Runtime state (all symbols, or the given ones and their alerts) for a store."""
+        names = list(self._books) if symbols is None else [s for s in symbols if s in self._books]
+        sym_states: dict[str, SymbolState] = {}
+        alert_states: dict[str, AlertState] = {}
+        for name in names:
+            book = self._books[name]
+            if book.last_price is not None:
+                cutoff = book.last_ts - self.history_s
+                pairs = [(t, x) for t, x in zip(book.hist_ts, book.hist_p, strict=True) if t >= cutoff]
+                sym_states[name] = SymbolState(
+                    book.last_price, book.last_ts, tuple(t for t, _ in pairs), tuple(x for _, x in pairs)
+                )
+            if symbols is not None:
+                for alert in self.alerts(name):
+                    alert_states[alert.id] = self.alert_state(alert.id)
+        if symbols is None:
+            for alert_id in self._alerts:
+                alert_states[alert_id] = self.alert_state(alert_id)
+        return IndexState(sym_states, alert_states)
+
+    def restore_state(self, state: IndexState) -> None:
+        """Apply exported state: symbol tick state and the firing state of known alerts.
+
+        A ``once`` alert whose state says it fired (``last_fire_ts`` set) leaves the index.
+        """
+        for name, st in state.symbols.items():
+            book = self._book(name)
+            book.last_price = st.last_price
+            book.last_ts = st.last_ts
+            book.hist_ts = list(st.history_ts)
+            book.hist_p = list(st.history_price)
+            for group in book.pct.values():
+                group.qmin.clear()
+                group.qmax.clear()
+                group.cursor = book.hist_base
+            book.trim_at = len(book.hist_ts) + 4096
+            book.invalidate()
+        for alert_id, ast in state.alerts.items():
+            alert = self._alerts.get(alert_id)
+            if alert is None:
+                continue
+            if alert.trigger is _ONCE:
+                if ast.last_fire_ts is not None:
+                    self.remove(alert_id)
+                elif ast.seq:
+                    self._once_seq[alert_id] = ast.seq
+                continue
+            self.remove(alert_id)
+            self.add(alert, ast)
+
+    # -- invariants -----------------------------------------------------------
+    def _check(self) -> None:
+        """Assert every internal invariant; for tests, never called in production."""
+        placed: dict[str, int] = {}
+        for name, book in self._books.items():
+            for fam in book.families():
+                assert list(fam.keys) == sorted(fam.buckets), "family keys out of sync"
+                for bucket in fam.buckets.values():
+                    assert bucket, "empty bucket kept"
+                    for alert_id, alert in bucket.items():
+                        assert alert.symbol == name
+                        assert self._alerts.get(alert_id) is alert, f"{alert_id} indexed but not known"
+                        placed[alert_id] = placed.get(alert_id, 0) + 1
+            for alert_id in book.parked:
+                token = self._rt[alert_id].parked
+                assert token, "parked alert without a token"
+                assert any(e[1] == token and e[2] == alert_id for e in book.heap), "parked alert missing from heap"
+                placed[alert_id] = placed.get(alert_id, 0) + 1
+            assert len(book.hist_ts) == len(book.hist_p)
+        for alert_id, alert in self._alerts.items():
+            rt = self._rt.get(alert_id)
+            assert (rt is None) == (alert.trigger is _ONCE)
+            if rt is not None and rt.parked:
+                assert placed.get(alert_id) == 1
+                continue
+            book = self._books[alert.symbol]
+            expected = _slots(book, alert, rt is None or rt.armed)
+            assert placed.get(alert_id) == len(expected), f"{alert_id} placed {placed.get(alert_id)}x"
+            for fam, key in expected:
+                assert alert_id in fam.buckets.get(key, {}), f"{alert_id} not where its state says"

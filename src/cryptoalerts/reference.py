@@ -74,13 +74,22 @@ class ReferenceIndex:
             self.add(alert)
 
     # -- alerts ---------------------------------------------------------------
+    @classmethod
+    def from_alerts(cls, alerts: Iterable[Alert], *, history_s: float = DEFAULT_HISTORY_S) -> ReferenceIndex:
+        return cls(alerts, history_s=history_s)
+
     def add(self, alert: Alert, state: AlertState | None = None) -> None:
         if alert.id in self._alerts:
             raise DuplicateAlertError(alert.id)
         if alert.window_s is not None and alert.window_s > self.history_s:
             raise ValidationError("window_s", alert.window_s, f"exceeds the index's history_s={self.history_s}")
+        if state is not None and alert.trigger is Trigger.ONCE and state.last_fire_ts is not None:
+            return  # a once alert that already fired never comes back
         self._alerts[alert.id] = alert
-        self._states[alert.id] = state or AlertState()
+        st = state or AlertState()
+        if alert.condition not in LEVEL_CONDITIONS and not st.armed:
+            st = AlertState(True, st.last_fire_ts, st.seq)  # event conditions never disarm
+        self._states[alert.id] = st
 
     def add_many(self, alerts: Iterable[Alert]) -> None:
         for alert in alerts:
@@ -173,14 +182,16 @@ class ReferenceIndex:
             else:
                 self._states[alert.id] = AlertState(alert.condition not in LEVEL_CONDITIONS, ts, s.seq + 1)
         self._symbols[symbol] = SymbolState(price, ts)
+        fires.sort(key=lambda f: f.alert_id)
         cutoff = ts - self.history_s
         while hist and hist[0][0] < cutoff:
             hist.pop(0)
         return fires
 
     # -- state ----------------------------------------------------------------
-    def export_state(self) -> IndexState:
-        symbols = {
+    def export_state(self, symbols: Iterable[str] | None = None) -> IndexState:
+        wanted = None if symbols is None else set(symbols)
+        sym_states = {
             sym: SymbolState(
                 st.last_price,
                 st.last_ts,
@@ -188,13 +199,27 @@ class ReferenceIndex:
                 tuple(p for _, p in self._history.get(sym, ())),
             )
             for sym, st in self._symbols.items()
+            if wanted is None or sym in wanted
         }
-        return IndexState(symbols, dict(self._states))
+        alert_states = {
+            k: v for k, v in self._states.items() if wanted is None or self._alerts[k].symbol in wanted
+        }
+        return IndexState(sym_states, alert_states)
 
     def restore_state(self, state: IndexState) -> None:
         for sym, st in state.symbols.items():
             self._symbols[sym] = SymbolState(st.last_price, st.last_ts)
             self._history[sym] = list(zip(st.history_ts, st.history_price, strict=True))
         for alert_id, ast in state.alerts.items():
-            if alert_id in self._states:
-                self._states[alert_id] = ast
+            alert = self._alerts.get(alert_id)
+            if alert is None:
+                continue
+            if alert.trigger is Trigger.ONCE:
+                if ast.last_fire_ts is not None:
+                    self.remove(alert_id)
+                else:
+                    self._states[alert_id] = AlertState(True, None, ast.seq)
+                continue
+            if alert.condition not in LEVEL_CONDITIONS and not ast.armed:
+                ast = AlertState(True, ast.last_fire_ts, ast.seq)  # event conditions never disarm
+            self._states[alert_id] = ast

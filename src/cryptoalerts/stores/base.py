@@ -110,7 +110,11 @@ class AlertStore(abc.ABC):
     async def put_alert(self, alert: Alert) -> None:
         """Insert or replace an alert definition; an existing firing state is kept.
 
-        Keeping ``seq`` across edits keeps ``(alert_id, seq)`` unique forever.
+        Keeping ``seq`` across edits keeps ``(alert_id, seq)`` unique forever. For the
+        same reason a *new* row for an id that has recorded fires (deleted, then
+        re-created) starts at ``AlertState(armed=True, last_fire_ts=None,
+        seq=<highest recorded seq>)``: otherwise its next fire would reuse a
+        recorded key and be dropped as a duplicate.
         """
 
     @abc.abstractmethod
@@ -133,8 +137,10 @@ class AlertStore(abc.ABC):
     async def load(self, now: float | None = None) -> Snapshot:
         """Everything a cold start needs.
 
-        Leaves out ``once`` alerts that already fired and alerts with
-        ``expires_at <= now`` (TTL deletes late, so this filters on read).
+        Leaves out ``once`` alerts that already fired (``last_fire_ts`` is set; see
+        :meth:`put_alert` for why ``seq`` alone is not the test) and alerts with
+        ``expires_at <= now`` (TTL deletes late, so this filters on read);
+        ``now=None`` means the current time.
         """
 
     @abc.abstractmethod
@@ -152,7 +158,12 @@ class AlertStore(abc.ABC):
 
     @abc.abstractmethod
     async def get_alert_states(self, symbol: str) -> dict[str, AlertState]:
-        """Firing state of every alert of ``symbol``, consistent with its last commit."""
+        """Firing state of every alert of ``symbol``, consistent with its last commit.
+
+        Includes finished alerts (fired ``once``, expired): the engine tells them apart.
+        Engines commit every state change (a re-armed level alert too), so these
+        states plus the symbol record reproduce the index exactly.
+        """
 
     @abc.abstractmethod
     async def commit(
