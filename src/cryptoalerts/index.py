@@ -13,7 +13,7 @@ import numpy as np
 
 from cryptoalerts._book import Book, Family, PctGroup, Runtime, above, below
 from cryptoalerts.errors import AlertNotFoundError, DuplicateAlertError, ValidationError
-from cryptoalerts.model import Alert, Condition, Fired, Tick, Trigger, fired_from
+from cryptoalerts.model import Alert, Condition, Fired, Tick, Trigger, fired_from, pct_down_holds, pct_up_holds
 from cryptoalerts.state import AlertState, IndexState, SymbolState, TickCounts
 
 __all__ = ["AlertIndex"]
@@ -32,7 +32,9 @@ _LEVEL = frozenset({_A, _B, _MU, _MD})
 _ONCE = Trigger.ONCE
 DEFAULT_HISTORY_S = 3600.0
 _FIRST_CHUNK = 16
-_by_alert_id = operator.attrgetter("alert_id")  # galloping scan of a batch starts with this many ticks
+_by_alert_id = operator.attrgetter("alert_id")
+_LOW = 1 - 4e-12  # relative margins that keep the quiet band clear of percentage boundaries
+_HIGH = 1 + 4e-12  # galloping scan of a batch starts with this many ticks
 
 
 def _slots(book: Book, alert: Alert, armed: bool, create: bool = False) -> list[tuple[Family, float]]:
@@ -515,33 +517,33 @@ class AlertIndex:
             hi = qmax[0][1]
             fam = group.ua
             keys = fam.keys
-            if keys and price >= (1 + keys[0] / 100) * lo:
-                n = 0
-                while n < len(keys) and price >= (1 + keys[n] / 100) * lo:
+            if keys and pct_up_holds(price, keys[0], lo):
+                n = 1
+                while n < len(keys) and pct_up_holds(price, keys[n], lo):
                     n += 1
                 for alert in fam.collect(list(keys.islice(0, n))):
                     self._fire(book, alert, price, prev, ts, fires)
             fam = group.ud
             keys = fam.keys
-            if keys and price < (1 + keys[-1] / 100) * lo:
-                n = len(keys)
-                while n > 0 and price < (1 + keys[n - 1] / 100) * lo:
+            if keys and not pct_up_holds(price, keys[-1], lo):
+                n = len(keys) - 1
+                while n > 0 and not pct_up_holds(price, keys[n - 1], lo):
                     n -= 1
                 for alert in fam.collect(list(keys.islice(n, None))):
                     self._rearm(book, alert, ts)
             fam = group.da
             keys = fam.keys
-            if keys and price <= (1 - keys[0] / 100) * hi:
-                n = 0
-                while n < len(keys) and price <= (1 - keys[n] / 100) * hi:
+            if keys and pct_down_holds(price, keys[0], hi):
+                n = 1
+                while n < len(keys) and pct_down_holds(price, keys[n], hi):
                     n += 1
                 for alert in fam.collect(list(keys.islice(0, n))):
                     self._fire(book, alert, price, prev, ts, fires)
             fam = group.dd
             keys = fam.keys
-            if keys and price > (1 - keys[-1] / 100) * hi:
-                n = len(keys)
-                while n > 0 and price > (1 - keys[n - 1] / 100) * hi:
+            if keys and not pct_down_holds(price, keys[-1], hi):
+                n = len(keys) - 1
+                while n > 0 and not pct_down_holds(price, keys[n - 1], hi):
                     n -= 1
                 for alert in fam.collect(list(keys.islice(n, None))):
                     self._rearm(book, alert, ts)
@@ -633,15 +635,17 @@ class AlertIndex:
                 lo = max(lo, m)  # a new window minimum moves every up-threshold
             if group.da or group.dd:
                 hi = min(hi, mx)
+            # Percentage bounds are decided exactly on the slow path; the band keeps
+            # a relative margin (see model.pct_up_holds) so it never claims a tie.
             if group.ua:
-                hi = min(hi, below((1 + group.ua.keys[0] / 100) * m))
+                hi = min(hi, (1 + group.ua.keys[0] / 100) * m * _LOW)
             if group.ud:
-                lo = max(lo, (1 + group.ud.keys[-1] / 100) * m)
+                lo = max(lo, (1 + group.ud.keys[-1] / 100) * m * _HIGH)
                 next_event = min(next_event, tmin + group.w - margin)
             if group.da:
-                lo = max(lo, above((1 - group.da.keys[0] / 100) * mx))
+                lo = max(lo, (1 - group.da.keys[0] / 100) * mx * _HIGH)
             if group.dd:
-                hi = min(hi, (1 - group.dd.keys[-1] / 100) * mx)
+                hi = min(hi, (1 - group.dd.keys[-1] / 100) * mx * _LOW)
                 margin = (abs(tmax) + group.w) * 4e-16 + 1e-9
                 next_event = min(next_event, tmax + group.w - margin)
         book.lo = lo

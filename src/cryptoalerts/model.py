@@ -9,8 +9,10 @@ floats or ``Decimal`` and are stored as IEEE-754 doubles. Converting a decimal o
 up to 15 significant digits to the nearest double is monotone and injective
 (``DBL_DIG == 15``), so comparing the doubles gives exactly the answer of comparing
 the decimals: ``"0.1"`` and ``0.1`` are equal, ``"0.10000000000001"`` is greater.
-Percentage moves compute ``(1 + pct/100) * m`` in double precision; that formula,
-evaluated the same way everywhere, is the definition.
+Percentage moves are decided exactly too: ``price >= (1 + pct/100) * m`` is
+evaluated as ``price * 100 >= (100 + pct) * m`` on the decimals the doubles stand
+for (their shortest ``repr``), so a 10% move from ``100`` fires at exactly ``110``
+although ``1.1 * 100`` is ``110.00000000000001`` in doubles.
 
 Time. ``ts``, ``expires_at``, ``cooldown_s`` and ``window_s`` are seconds; ``ts`` and
 ``expires_at`` are Unix epoch seconds as floats. A double holds current epoch
@@ -335,6 +337,37 @@ class Fired:
             raise ValidationError(str(exc.args[0]), None, "is required in a fire record") from None
         except (TypeError, ValueError) as exc:
             raise ValidationError("fired", data, f"is malformed: {exc}") from None
+
+
+_GUARD: Final = 1e-12  # far above double rounding error, far below any real pct move
+
+
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(x))
+
+
+def pct_up_holds(price: float, pct: float, low: float) -> bool:
+    """``price >= (1 + pct/100) * low``, decided exactly (see the module docstring).
+
+    The double product decides unless it is within 1e-12 of ``price``; only then
+    is the exact decimal product computed, so the common case costs one multiply.
+    """
+    approx = (1 + pct / 100) * low
+    if price > approx * (1 + _GUARD):
+        return True
+    if price < approx * (1 - _GUARD):
+        return False
+    return _dec(price) * 100 >= (100 + _dec(pct)) * _dec(low)
+
+
+def pct_down_holds(price: float, pct: float, high: float) -> bool:
+    """``price <= (1 - pct/100) * high``, decided exactly like :func:`pct_up_holds`."""
+    approx = (1 - pct / 100) * high
+    if price < approx * (1 - _GUARD):
+        return True
+    if price > approx * (1 + _GUARD):
+        return False
+    return _dec(price) * 100 <= (100 - _dec(pct)) * _dec(high)
 
 
 def fired_from(alert: Alert, price: float, prev: float | None, ts: float, seq: int) -> Fired:

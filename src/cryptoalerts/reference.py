@@ -9,6 +9,7 @@ deliberately naive: every rule below is one line of the README's table.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from cryptoalerts.errors import AlertNotFoundError, DuplicateAlertError, ValidationError
@@ -28,6 +29,10 @@ __all__ = ["ReferenceIndex", "condition_holds"]
 DEFAULT_HISTORY_S = 3600.0
 
 
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(x))
+
+
 def condition_holds(alert: Alert, prev: float | None, price: float, lo: float, hi: float) -> bool:
     """Whether ``alert``'s condition holds moving from ``prev`` to ``price``.
 
@@ -39,10 +44,10 @@ def condition_holds(alert: Alert, prev: float | None, price: float, lo: float, h
         return price >= alert.threshold  # type: ignore[operator]
     if c is Condition.BELOW:
         return price <= alert.threshold  # type: ignore[operator]
-    if c is Condition.MOVES_UP_PCT:
-        return price >= (1 + alert.pct / 100) * lo  # type: ignore[operator]
+    if c is Condition.MOVES_UP_PCT:  # exact decimal arithmetic, as the model module defines
+        return _dec(price) * 100 >= (100 + _dec(alert.pct)) * _dec(lo)  # type: ignore[arg-type]
     if c is Condition.MOVES_DOWN_PCT:
-        return price <= (1 - alert.pct / 100) * hi  # type: ignore[operator]
+        return _dec(price) * 100 <= (100 - _dec(alert.pct)) * _dec(hi)  # type: ignore[arg-type]
     if prev is None:
         return False
     t = alert.threshold

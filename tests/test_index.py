@@ -1,0 +1,345 @@
+"""Unit tests of the index: every row of the semantics table at its boundaries.
+
+Each case runs on the fast ``AlertIndex`` and on the brute-force ``ReferenceIndex``
+(the literal table), so the table, the model and the index cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cryptoalerts import (
+    Alert,
+    AlertIndex,
+    AlertNotFoundError,
+    AlertState,
+    DuplicateAlertError,
+    ReferenceIndex,
+    Tick,
+    ValidationError,
+)
+
+INDEXES = [AlertIndex, ReferenceIndex]
+
+
+def fired_ids(index: Any, symbol: str, prices: list[float], start_ts: float = 1.0) -> list[list[str]]:
+    """Feed prices one second apart; the ids fired by each tick."""
+    return [[f.alert_id for f in index.match(Tick(symbol, p, start_ts + i))] for i, p in enumerate(prices)]
+
+
+def one(cls: type, **fields: Any) -> Any:
+    fields.setdefault("id", "x")
+    fields.setdefault("symbol", "BTC")
+    return cls([Alert(**fields)])
+
+
+# -- the table, row by row, at the boundaries --------------------------------------
+@pytest.mark.parametrize("cls", INDEXES)
+@pytest.mark.parametrize(
+    ("condition", "params", "prices", "expected"),
+    [
+        ("above", {"threshold": 100}, [99.99, 100], [[], ["x"]]),
+        ("above", {"threshold": 100}, [100], [["x"]]),  # level: no prev needed
+        ("below", {"threshold": 100}, [100.01, 100], [[], ["x"]]),
+        ("crosses_up", {"threshold": 100}, [99, 100], [[], ["x"]]),  # prev < t <= price: lands on t
+        ("crosses_up", {"threshold": 100}, [100, 101], [[], []]),  # prev == t is not below t
+        ("crosses_up", {"threshold": 100}, [100], [[]]),  # first tick: no prev
+        ("crosses_down", {"threshold": 100}, [101, 100], [[], ["x"]]),  # prev > t >= price
+        ("crosses_down", {"threshold": 100}, [100, 99], [[], []]),
+        ("crosses", {"threshold": 100}, [99, 100, 99], [[], ["x"], []]),  # once
+        ("enters_channel", {"lower": 10, "upper": 20}, [9, 10], [[], ["x"]]),  # lower edge is inside
+        ("enters_channel", {"lower": 10, "upper": 20}, [21, 20], [[], ["x"]]),  # upper edge is inside
+        ("enters_channel", {"lower": 10, "upper": 20}, [9, 21], [[], []]),  # jumped over it
+        ("enters_channel", {"lower": 10, "upper": 20}, [10, 15], [[], []]),  # was inside already
+        ("exits_channel", {"lower": 10, "upper": 20}, [10, 9.99], [[], ["x"]]),
+        ("exits_channel", {"lower": 10, "upper": 20}, [20, 20.01], [[], ["x"]]),
+        ("exits_channel", {"lower": 10, "upper": 20}, [9, 21], [[], []]),  # was never inside
+        ("moves_up_pct", {"pct": 10, "window_s": 5}, [100, 109.99, 110], [[], [], ["x"]]),
+        ("moves_down_pct", {"pct": 10, "window_s": 5}, [100, 90.01, 90], [[], [], ["x"]]),
+    ],
+)
+def test_table_row(cls: type, condition: str, params: dict[str, Any], prices: list[float], expected: Any) -> None:
+    index = one(cls, condition=condition, **params)
+    assert fired_ids(index, "BTC", prices) == expected
+
+
+@pytest.mark.parametrize("cls", INDEXES)
+def test_decimal_strings_compare_exactly(cls: type) -> None:
+    index = one(cls, condition="above", threshold="0.1")
+    assert fired_ids(index, "BTC", ["0.09999999999999", "0.1"]) == [[], ["x"]]  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("cls", INDEXES)
+def test_pct_window_forgets_old_ticks(cls: type) -> None:
+    index = one(cls, condition="moves_up_pct", pct=10, window_s=5)
+    # 100 at t=1 falls out of the window [t-5, t] at t=6.5: the min is then 105.
+    got = [[f.alert_id for f in index.match(Tick("BTC", p, t))] for p, t in [(100, 1), (105, 2), (112, 6.5)]]
+    assert got == [[], [], []]
+    index2 = one(cls, condition="moves_up_pct", pct=10, window_s=5)
+    got2 = [[f.alert_id for f in index2.match(Tick("BTC", p, t))] for p, t in [(100, 1), (105, 2), (110, 6)]]
+    assert got2 == [[], [], ["x"]]  # ts - w == 1: the edge is inside the window
+
+
+@pytest.mark.parametrize("cls", INDEXES)
+def test_pct_window_includes_ticks_before_the_alert(cls: type) -> None:
+    index = cls()
+    index.match(Tick("BTC", 100, 1))
+    index.add(Alert(id="x", symbol="BTC", condition="moves_up_pct", pct=10, window_s=60))
+    assert [f.alert_id for f in index.match(Tick("BTC", 110, 2))] == ["x"]
+
+
+# -- stale and duplicate ticks ---------------------------------------------------
+@pytest.mark.parametrize("cls", INDEXES)
+def test_stale_and_duplicate_ticks_are_counted_not_matched(cls: type) -> None:
+    index = one(cls, condition="crosses", threshold=100, trigger="rearm")
+    assert index.match(Tick("BTC", 99, 10)) == []
+    assert index.match(Tick("BTC", 101, 9)) == []  # stale: older than the last accepted
+    assert index.match(Tick("BTC", 99, 10)) == []  # duplicate: same ts and price
+    assert [f.seq for f in index.match(Tick("BTC", 101, 10))] == [1]  # same ts, new price: accepted
+    assert (index.counts.accepted, index.counts.stale, index.counts.duplicate) == (2, 1, 1)
+
+
+# -- rearm, cooldown -------------------------------------------------------------
+@pytest.mark.parametrize("cls", INDEXES)
+def test_level_rearm_fires_once_per_excursion(cls: type) -> None:
+    index = one(cls, condition="above", threshold=100, trigger="rearm")
+    got = [[(f.alert_id, f.seq) for f in index.match(Tick("BTC", p, i))] for i, p in enumerate([101, 102, 99, 100])]
+    assert got == [[("x", 1)], [], [], [("x", 2)]]
+    assert index.alert_state("x") == AlertState(armed=False, last_fire_ts=3.0, seq=2)
+
+
+@pytest.mark.parametrize("cls", INDEXES)
+def test_event_rearm_fires_on_every_crossing(cls: type) -> None:
+    index = one(cls, condition="crosses_up", threshold=100, trigger="rearm")
+    assert fired_ids(index, "BTC", [99, 100, 99, 101]) == [[], ["x"], [], ["x"]]
+
+
+@pytest.mark.parametrize("cls", INDEXES)
+def test_cooldown_blocks_and_forgets(cls: type) -> None:
+    index = one(cls, condition="crosses_up", threshold=100, trigger="rearm", cooldown_s=10)
+    got = [
+        [f.seq for f in index.match(Tick("BTC", p, t))]
+        for p, t in [(99, 0), (100, 1), (99, 2), (101, 5), (99, 6), (99.5, 10), (101, 11)]
+    ]
+    # the crossing at t=5 is inside the cooldown and is not remembered; t=11 is past it
+    assert got == [[], [1], [], [], [], [], [2]]
+
+
+@pytest.mark.parametrize("cls", INDEXES)
+def test_level_alert_cooling_down_fires_when_cooldown_ends(cls: type) -> None:
+    index = one(cls, condition="below", threshold=100, trigger="rearm", cooldown_s=5)
+    got = [[f.seq for f in index.match(Tick("BTC", p, t))] for p, t in [(99, 0), (101, 1), (99, 2), (98, 5)]]
+    assert got == [[1], [], [], [2]]  # re-armed at t=1, cooling at t=2, fires at t=5 = 0 + 5
+
+
+# -- expiry ------------------------------------------------------------------------
+@pytest.mark.parametrize("cls", INDEXES)
+def test_never_fires_at_or_after_expiry(cls: type) -> None:
+    index = one(cls, condition="above", threshold=100, expires_at=5)
+    assert index.match(Tick("BTC", 101, 5)) == []
+    index2 = one(cls, condition="above", threshold=100, expires_at=5)
+    assert [f.alert_id for f in index2.match(Tick("BTC", 101, 4.999))] == ["x"]
+
+
+@pytest.mark.parametrize("cls", INDEXES)
+def test_purge_expired(cls: type) -> None:
+    index = cls(
+        [
+            Alert(id="a", symbol="BTC", condition="above", threshold=1, expires_at=5),
+            Alert(id="b", symbol="BTC", condition="above", threshold=1, expires_at=10),
+            Alert(id="c", symbol="ETH", condition="below", threshold=1),
+        ]
+    )
+    assert index.purge_expired(5) == 1
+    assert len(index) == 2
+    assert "a" not in index
+    assert sorted(a.id for a in index.alerts()) == ["b", "c"]
+    assert index.purge_expired(100) == 1
+    assert [a.id for a in index.alerts("ETH")] == ["c"]
+
+
+# -- edits ------------------------------------------------------------------------
+def test_remove_and_discard_with_thousands_sharing_a_threshold() -> None:
+    alerts = [Alert(id=f"a{i}", symbol="BTC", condition="above", threshold=100) for i in range(3000)]
+    index = AlertIndex.from_alerts(alerts)
+    for i in range(0, 3000, 2):
+        index.remove(f"a{i}")
+    index.discard("a1")
+    index.discard("missing")
+    index._check()
+    assert len(index) == 1499
+    with pytest.raises(AlertNotFoundError) as err:
+        index.remove("missing")
+    assert isinstance(err.value, KeyError)
+    fired = index.match(Tick("BTC", 100, 1))
+    assert len(fired) == 1499
+    assert [f.alert_id for f in fired] == sorted(f.alert_id for f in fired)
+    assert len(index) == 0
+
+
+@pytest.mark.parametrize("cls", INDEXES)
+def test_duplicate_id_is_refused(cls: type) -> None:
+    index = one(cls, condition="above", threshold=1)
+    with pytest.raises(DuplicateAlertError):
+        index.add(Alert(id="x", symbol="ETH", condition="below", threshold=1))
+
+
+def test_add_many_refuses_a_repeated_id_before_adding_anything() -> None:
+    index = AlertIndex()
+    batch = [Alert(id="a", symbol="S", condition="above", threshold=1)] * 2
+    with pytest.raises(DuplicateAlertError):
+        index.add_many(batch)
+    assert len(index) == 0
+
+
+def test_window_longer_than_history_is_refused() -> None:
+    with pytest.raises(ValidationError, match="history_s"):
+        AlertIndex(history_s=60).add(Alert(id="p", symbol="S", condition="moves_up_pct", pct=1, window_s=61))
+
+
+@pytest.mark.parametrize("cls", INDEXES)
+def test_recreated_once_alert_goes_on_counting(cls: type) -> None:
+    index = cls()
+    index.add(Alert(id="x", symbol="BTC", condition="above", threshold=1), AlertState(seq=3))
+    assert [f.seq for f in index.match(Tick("BTC", 2, 1))] == [4]
+    index.add(Alert(id="y", symbol="BTC", condition="above", threshold=1), AlertState(last_fire_ts=1.0, seq=1))
+    assert "y" not in index  # a fired once alert never comes back
+
+
+# -- state export / restore ---------------------------------------------------------
+def test_export_restore_goes_on_identically() -> None:
+    alerts = [
+        Alert(id="lvl", symbol="BTC", condition="above", threshold=100, trigger="rearm", cooldown_s=3),
+        Alert(id="pct", symbol="BTC", condition="moves_up_pct", pct=5, window_s=30, trigger="rearm"),
+        Alert(id="ch", symbol="BTC", condition="exits_channel", lower=95, upper=105, trigger="rearm"),
+    ]
+    live = AlertIndex(alerts)
+    ticks = [Tick("BTC", p, t) for t, p in enumerate([100, 101, 99, 104, 106, 94, 100, 107, 99, 108])]
+    for tick in ticks[:5]:
+        live.match(tick)
+    restored = AlertIndex(alerts)
+    restored.restore_state(live.export_state())
+    for tick in ticks[5:]:
+        assert restored.match(tick) == live.match(tick)
+    assert restored.export_state() == live.export_state()
+
+
+# -- batches ------------------------------------------------------------------------
+def test_match_batch_equals_match_on_a_random_walk() -> None:
+    rng = np.random.default_rng(7)
+    symbols = [f"S{i}" for i in range(5)]
+    alerts = []
+    for i in range(2000):
+        sym = symbols[i % 5]
+        cond = ["above", "below", "crosses", "enters_channel", "moves_down_pct"][i % 5]
+        base = 100 * (1 + rng.uniform(-0.02, 0.02))
+        kw: dict[str, Any] = {"threshold": round(base, 2)}
+        if cond == "enters_channel":
+            kw = {"lower": round(base, 2), "upper": round(base + 0.5, 2)}
+        elif cond == "moves_down_pct":
+            kw = {"pct": float(rng.choice([0.1, 0.5, 1.0])), "window_s": 30.0}
+        trigger = "rearm" if i % 3 == 0 else "once"
+        alerts.append(Alert(id=f"a{i}", symbol=sym, condition=cond, trigger=trigger, **kw))
+    n = 20_000
+    syms = [symbols[i] for i in rng.integers(0, 5, n)]
+    prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.0005, n)))
+    ts = np.arange(n, dtype=float) + rng.integers(-2, 1, n)  # some out of order
+    one_by_one = AlertIndex(alerts)
+    expected = []
+    for s, p, t in zip(syms, prices.tolist(), ts.tolist(), strict=True):
+        expected.extend(one_by_one.match(Tick(s, p, t)))
+    batched = AlertIndex.from_alerts(alerts)
+    got = []
+    for start in range(0, n, 3000):
+        part = slice(start, start + 3000)
+        got.extend(batched.match_batch(syms[part], prices[part], ts[part]))
+    assert got == expected
+    assert len(got) > 100
+    assert batched.counts == one_by_one.counts
+    batched._check()
+
+
+@pytest.mark.parametrize(
+    ("prices", "timestamps", "field"),
+    [([1.0, float("nan")], [1, 2], "prices[1]"), ([1.0, -2.0], [1, 2], "prices[1]"),
+     ([1.0, 2.0], [1, float("inf")], "timestamps[1]"), ([1.0, 2.0], [1], "timestamps")],
+)  # fmt: skip
+def test_match_batch_rejects_bad_input_and_changes_nothing(prices: Any, timestamps: Any, field: str) -> None:
+    index = AlertIndex([Alert(id="a", symbol="S", condition="above", threshold=1.5)])
+    with pytest.raises(ValidationError, match=field.replace("[", r"\[")):
+        index.match_batch("S", prices, timestamps)
+    assert len(index) == 1
+    assert index.counts.accepted == 0
+
+
+# -- model validation -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("fields", "names"),
+    [
+        ({"condition": "sideways", "threshold": 1}, "condition"),
+        ({"condition": "above"}, "threshold"),
+        ({"condition": "above", "threshold": "nan"}, "threshold"),
+        ({"condition": "above", "threshold": float("inf")}, "threshold"),
+        ({"condition": "above", "threshold": 0}, "threshold"),
+        ({"condition": "above", "threshold": -1}, "threshold"),
+        ({"condition": "above", "threshold": True}, "threshold"),
+        ({"condition": "above", "threshold": "12abc"}, "threshold"),
+        ({"condition": "above", "threshold": 1, "pct": 3}, "pct"),
+        ({"condition": "enters_channel", "lower": 5, "upper": 5}, "lower"),
+        ({"condition": "exits_channel", "lower": 6, "upper": 5}, "lower"),
+        ({"condition": "moves_up_pct", "pct": 0, "window_s": 5}, "pct"),
+        ({"condition": "moves_up_pct", "pct": -1, "window_s": 5}, "pct"),
+        ({"condition": "moves_up_pct", "pct": 1, "window_s": 0}, "window_s"),
+        ({"condition": "above", "threshold": 1, "trigger": "twice"}, "trigger"),
+        ({"condition": "above", "threshold": 1, "cooldown_s": -1}, "cooldown_s"),
+        ({"condition": "above", "threshold": 1, "expires_at": "soon"}, "expires_at"),
+        ({"condition": "above", "threshold": 1, "id": ""}, "id"),
+        ({"condition": "above", "threshold": 1, "symbol": "   "}, "symbol"),
+    ],
+)
+def test_alert_rejects_bad_values_naming_the_field(fields: dict[str, Any], names: str) -> None:
+    fields = {"id": "a", "symbol": "BTC", **fields}
+    with pytest.raises(ValidationError) as err:
+        Alert(**fields)
+    assert err.value.field == names
+    assert names in str(err.value)
+    assert isinstance(err.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [(("BTC", "nan", 1), "price"), (("BTC", 0, 1), "price"), (("BTC", -5, 1), "price"),
+     (("BTC", 1, float("inf")), "ts"), (("", 1, 1), "symbol"), (("BTC", "1e400", 1), "price")],
+)  # fmt: skip
+def test_tick_rejects_bad_values(args: tuple[Any, ...], field: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        Tick(*args)
+    assert err.value.field == field
+
+
+def test_alert_round_trips_through_dict() -> None:
+    alert = Alert(
+        id="a", symbol="BTC", condition="moves_down_pct", pct="2.5", window_s=60,
+        trigger="rearm", cooldown_s=30, expires_at=2e9, owner="o", channel="c", note="n",
+    )  # fmt: skip
+    assert Alert.from_dict(alert.to_dict()) == alert
+    with pytest.raises(ValidationError, match="colour"):
+        Alert.from_dict({**alert.to_dict(), "colour": "red"})
+
+
+# -- the core stays light -----------------------------------------------------------
+def test_importing_the_core_loads_no_aws_or_asyncio() -> None:
+    code = (
+        "import sys, cryptoalerts;"
+        "from cryptoalerts import Alert, AlertIndex, Tick;"
+        "AlertIndex([Alert(id='a', symbol='S', condition='above', threshold=1)]).match(Tick('S', 2, 1));"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('botocore', 'aiobotocore', 'aiohttp', 'rich')];"
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
