@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedList
@@ -42,79 +43,144 @@ def above(x: float) -> float:
 
 
 class Family:
-    """Alerts keyed by one float; unique keys sorted, alerts bucketed per key."""
+    """Alerts keyed by one float: unique keys sorted, alerts bucketed per key.
+
+    A bucket is the alert itself while it is alone under its key (most keys) and a
+    ``{alert_id: Alert}`` dict once several share it, which keeps memory per alert
+    low without losing O(1) removal from a crowded round-number threshold.
+    Neighbour look-ups read the ``SortedList``'s sublists directly (``_lists``,
+    ``_maxes``): the public accessors cost a Python call each, and these run on
+    every slow-path tick.
+    """
 
     __slots__ = ("buckets", "keys")
 
     def __init__(self) -> None:
-        self.keys: SortedList = SortedList()
-        self.buckets: dict[float, dict[str, Alert]] = {}
+        self.keys: SortedList = _EMPTY  # replaced by its own SortedList on the first add
+        self.buckets: dict[float, Alert | dict[str, Alert]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.buckets)
 
     def __len__(self) -> int:
-        return sum(len(b) for b in self.buckets.values())
+        return sum(len(b) if type(b) is dict else 1 for b in self.buckets.values())
 
     def add(self, key: float, alert: Alert) -> None:
         """O(log n) for a new key, O(1) for an existing one."""
-        bucket = self.buckets.get(key)
+        buckets = self.buckets
+        bucket = buckets.get(key)
         if bucket is None:
-            self.buckets[key] = {alert.id: alert}
-            self.keys.add(key)
-        else:
+            buckets[key] = alert
+            if self.keys is _EMPTY:
+                self.keys = SortedList((key,))
+            else:
+                self.keys.add(key)
+        elif type(bucket) is dict:
             bucket[alert.id] = alert
+        else:
+            buckets[key] = {bucket.id: bucket, alert.id: alert}  # type: ignore[union-attr]
 
     def discard(self, key: float, alert_id: str) -> None:
-        """O(1), plus O(log n) when the key's bucket empties."""
-        bucket = self.buckets.get(key)
-        if bucket is not None and bucket.pop(alert_id, None) is not None and not bucket:
-            del self.buckets[key]
+        """O(1), plus O(log n) when the key's last alert goes."""
+        buckets = self.buckets
+        bucket = buckets.get(key)
+        if bucket is None:
+            return
+        if type(bucket) is dict:
+            if bucket.pop(alert_id, None) is not None and len(bucket) == 1:
+                buckets[key] = next(iter(bucket.values()))
+        elif bucket.id == alert_id:  # type: ignore[union-attr]
+            del buckets[key]
             self.keys.remove(key)
 
-    def collect(self, keys: list[float]) -> list[Alert]:
-        """Alerts under ``keys``, in key order then insertion order (a stable snapshot)."""
+    def collect(self, keys: Iterable[float]) -> list[Alert]:
+        """Alerts under ``keys``, in key order (a snapshot that edits cannot disturb)."""
         buckets = self.buckets
         out: list[Alert] = []
         for key in keys:
-            out.extend(buckets[key].values())
+            bucket = buckets[key]
+            if type(bucket) is dict:
+                out.extend(bucket.values())
+            else:
+                out.append(bucket)  # type: ignore[arg-type]
         return out
 
-    def load_sorted(self, pairs: list[tuple[float, Alert]]) -> None:
-        """Bulk load from ``(key, alert)`` pairs; the family must be empty."""
-        buckets = self.buckets
-        for key, alert in pairs:
-            bucket = buckets.get(key)
-            if bucket is None:
-                buckets[key] = {alert.id: alert}
+    def alerts(self) -> Iterator[Alert]:
+        for bucket in self.buckets.values():
+            if type(bucket) is dict:
+                yield from bucket.values()
             else:
+                yield bucket  # type: ignore[misc]
+
+    def first(self) -> float:
+        """Smallest key; the family must not be empty."""
+        return self.keys._lists[0][0]  # type: ignore[no-any-return]
+
+    def last(self) -> float:
+        """Largest key; the family must not be empty."""
+        return self.keys._lists[-1][-1]  # type: ignore[no-any-return]
+
+    def around(self, p: float, closed_below: bool) -> tuple[float | None, float | None]:
+        """The nearest keys on each side of ``p``, O(log n).
+
+        ``closed_below``: ``(max{k <= p}, min{k > p})``; otherwise
+        ``(max{k < p}, min{k >= p})``. ``None`` where there is no such key.
+        """
+        maxes = self.keys._maxes
+        if not maxes:
+            return None, None
+        search = bisect_right if closed_below else bisect_left
+        lists = self.keys._lists
+        i = search(maxes, p)
+        if i == len(maxes):
+            return lists[-1][-1], None
+        sub = lists[i]
+        j = search(sub, p)
+        if j:
+            return sub[j - 1], sub[j]
+        return (lists[i - 1][-1] if i else None), sub[j]
+
+    def load_sorted(self, keys: list[float], alerts: list[Alert]) -> None:
+        """Bulk load from keys in ascending order and their alerts; the family must be empty."""
+        if len(set(keys)) == len(keys):  # the common case: one alert per key, built in C
+            self.buckets = dict(zip(keys, alerts, strict=True))
+            self.keys = SortedList(keys)
+            return
+        buckets = self.buckets
+        get = buckets.get
+        for key, alert in zip(keys, alerts, strict=True):
+            bucket = get(key)
+            if bucket is None:
+                buckets[key] = alert
+            elif type(bucket) is dict:
                 bucket[alert.id] = alert
+            else:
+                buckets[key] = {bucket.id: bucket, alert.id: alert}  # type: ignore[union-attr]
         self.keys = SortedList(buckets)
+
+
+_EMPTY: SortedList = SortedList()  # shared by empty families; never mutated
 
 
 class PctGroup:
     """Percentage-move alerts of one symbol sharing one ``window_s``.
 
-    ``qmin``/``qmax`` are monotonic deques of ``(ts, price)`` giving the window's
-    minimum and maximum in amortised O(1) per tick; ``cursor`` is the absolute
-    history position up to which they have been fed (they catch up lazily, on the
-    slow path only, so quiet ticks never touch them).
+    The window's minimum and maximum are read from the symbol's tick history on
+    the slow path only (a bisect and a C-level ``min``/``max`` over the window),
+    so quiet ticks never pay for them.
     """
 
-    __slots__ = ("cursor", "da", "dd", "qmax", "qmin", "ua", "ud", "w")
+    __slots__ = ("da", "dd", "ua", "ud", "w")
 
-    def __init__(self, w: float, cursor: int) -> None:
+    def __init__(self, w: float) -> None:
         self.w = w
         self.ua = Family()  # moves_up_pct, armed, keyed by pct
         self.ud = Family()  # moves_up_pct, disarmed (rearm only)
         self.da = Family()  # moves_down_pct, armed
         self.dd = Family()  # moves_down_pct, disarmed
-        self.qmin: deque[tuple[float, float]] = deque()
-        self.qmax: deque[tuple[float, float]] = deque()
-        self.cursor = cursor
 
     def __bool__(self) -> bool:
-        return bool(self.ua or self.ud or self.da or self.dd)
+        return bool(self.ua.buckets or self.ud.buckets or self.da.buckets or self.dd.buckets)
 
 
 class Runtime:
@@ -134,7 +200,7 @@ class Book:
 
     __slots__ = (
         "above_a", "above_d", "below_a", "below_d",
-        "cd", "cu", "el", "eu", "heap", "hi", "hist_base", "hist_p", "hist_ts",
+        "cd", "cu", "el", "eu", "heap", "hi", "hist_p", "hist_ts",
         "last_price", "last_ts", "lo", "next_event", "parked", "pct", "symbol", "trim_at", "xl", "xu",
     )  # fmt: skip
 
@@ -161,7 +227,6 @@ class Book:
         self.heap: list[tuple[float, int, str]] = []  # (ready_ts, tiebreak, alert_id)
         self.hist_ts: list[float] = []
         self.hist_p: list[float] = []
-        self.hist_base = 0  # absolute position of hist_*[0]
         self.trim_at = 4096
 
     def invalidate(self) -> None:

@@ -6,6 +6,7 @@ import heapq
 import itertools
 import math
 import operator
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -32,9 +33,50 @@ _LEVEL = frozenset({_A, _B, _MU, _MD})
 _ONCE = Trigger.ONCE
 DEFAULT_HISTORY_S = 3600.0
 _FIRST_CHUNK = 16
+_MIN_VECTOR_RUN = 64  # fewer ticks per symbol than this: the per-tick loop is faster
 _by_alert_id = operator.attrgetter("alert_id")
+_FRESH = AlertState()
 _LOW = 1 - 4e-12  # relative margins that keep the quiet band clear of percentage boundaries
 _HIGH = 1 + 4e-12  # galloping scan of a batch starts with this many ticks
+
+
+def _has(nearest: float | None, limit: float, inclusive: bool) -> bool:
+    """Whether the nearest key above ``prev`` is still on this side of ``limit``."""
+    if nearest is None:
+        return False
+    return nearest <= limit if inclusive else nearest < limit
+
+
+def _has_below(nearest: float | None, limit: float, inclusive: bool) -> bool:
+    """Whether the nearest key below ``prev`` is still on this side of ``limit``."""
+    if nearest is None:
+        return False
+    return nearest >= limit if inclusive else nearest > limit
+
+
+# Family codes for bulk loading (armed placement only; new alerts are armed).
+_FAMILY_CODE: dict[Condition, Any] = {
+    _A: lambda a: ((0, a.threshold),),
+    _B: lambda a: ((1, a.threshold),),
+    _CU: lambda a: ((2, a.threshold),),
+    _CD: lambda a: ((3, a.threshold),),
+    _CX: lambda a: ((2, a.threshold), (3, a.threshold)),
+    _EN: lambda a: ((4, a.lower), (5, a.upper)),
+    _EX: lambda a: ((6, a.lower), (7, a.upper)),
+    _MU: lambda a: ((8, a.pct),),
+    _MD: lambda a: ((9, a.pct),),
+}
+
+
+def _family_of(book: Book, code: int, alert: Alert) -> Family:
+    """The armed family a bulk-load family code stands for."""
+    if code < 8:
+        return (book.above_a, book.below_a, book.cu, book.cd, book.el, book.eu, book.xl, book.xu)[code]
+    w: float = alert.window_s  # type: ignore[assignment]
+    group = book.pct.get(w)
+    if group is None:
+        group = book.pct[w] = PctGroup(w)
+    return group.ua if code % 2 == 0 else group.da
 
 
 def _slots(book: Book, alert: Alert, armed: bool, create: bool = False) -> list[tuple[Family, float]]:
@@ -59,7 +101,7 @@ def _slots(book: Book, alert: Alert, armed: bool, create: bool = False) -> list[
     if group is None:
         if not create:
             return []
-        group = book.pct[w] = PctGroup(w, book.hist_base)
+        group = book.pct[w] = PctGroup(w)
     if c is _MU:
         return [(group.ua if armed else group.ud, alert.pct)]  # type: ignore[list-item]
     return [(group.da if armed else group.dd, alert.pct)]  # type: ignore[list-item]
@@ -126,10 +168,11 @@ class AlertIndex:
                 self._once_seq[alert.id] = state.seq  # a re-created id goes on counting
         self._alerts[alert.id] = alert
         armed = True
-        if alert.trigger is not _ONCE:
-            st = state or AlertState()
-            self._rt[alert.id] = Runtime(st.armed or alert.condition not in _LEVEL, st.last_fire_ts, st.seq)
-            armed = self._rt[alert.id].armed
+        if alert.trigger is not _ONCE and state is not None and state != _FRESH:
+            rt = self._rt[alert.id] = Runtime(
+                state.armed or alert.condition not in _LEVEL, state.last_fire_ts, state.seq
+            )
+            armed = rt.armed
         book = self._book(alert.symbol)
         for fam, key in _slots(book, alert, armed, create=True):
             fam.add(key, alert)
@@ -138,41 +181,74 @@ class AlertIndex:
         book.invalidate()
 
     def add_many(self, alerts: Iterable[Alert]) -> None:
-        """Add many alerts, sorting each family once. O(n log n) with small constants.
+        """Add many alerts, sorting each family once: O(n log n), mostly in C.
 
-        Raises ``DuplicateAlertError`` before adding anything if an id repeats.
+        Alerts are ordered by (symbol, family, key) with one numpy ``lexsort``;
+        each empty family is then filled from its sorted run in one step.
+
+        Raises:
+            DuplicateAlertError: an id repeats or is already indexed; nothing is added.
+            ValidationError: a ``window_s`` exceeds ``history_s``; nothing is added.
         """
         alerts = list(alerts)
-        known = self._alerts
-        new: dict[str, Alert] = {}
+        if not alerts:
+            return
+        ids = [a.id for a in alerts]
+        unique = set(ids)
+        if len(unique) != len(ids) or not unique.isdisjoint(self._alerts):
+            seen: set[str] = set()
+            for alert_id in ids:
+                if alert_id in seen or alert_id in self._alerts:
+                    raise DuplicateAlertError(alert_id)
+                seen.add(alert_id)
         for alert in alerts:
-            if alert.id in known or alert.id in new:
-                raise DuplicateAlertError(alert.id)
             if alert.window_s is not None:
                 self._check_window(alert)
-            new[alert.id] = alert
-        pending: dict[int, tuple[Family, list[tuple[float, Alert]]]] = {}
-        rt = self._rt
-        expiry = self._expiry
+        # One placement per (alert, family); crosses and channels have two.
+        fam_code = _FAMILY_CODE
+        place_alert: list[Alert] = []
+        place_fam: list[int] = []
+        place_key: list[float] = []
+        symbols: dict[str, int] = {}
+        windows: dict[float, int] = {}  # percentage families are per window: codes 8 + 2*i (+1 down)
+        place_sym: list[int] = []
         for alert in alerts:
-            book = self._book(alert.symbol)
-            if alert.trigger is not _ONCE:
-                rt[alert.id] = Runtime()
-            if alert.expires_at is not None:
-                expiry.append((alert.expires_at, alert.id))
-            for fam, key in _slots(book, alert, True, create=True):
-                if fam.buckets:  # already populated: incremental insert
-                    fam.add(key, alert)
-                    continue
-                slot = pending.get(id(fam))
-                if slot is None:
-                    slot = pending[id(fam)] = (fam, [])
-                slot[1].append((key, alert))
+            sym = symbols.setdefault(alert.symbol, len(symbols))
+            for code, key in fam_code[alert.condition](alert):
+                if code >= 8:
+                    code += 2 * windows.setdefault(alert.window_s, len(windows))  # type: ignore[arg-type]
+                place_alert.append(alert)
+                place_fam.append(code)
+                place_key.append(key)
+                place_sym.append(sym)
+        keys_arr = np.array(place_key)
+        fam_arr = np.array(place_fam, dtype=np.int64)
+        sym_arr = np.array(place_sym, dtype=np.int64)
+        order = np.lexsort((keys_arr, fam_arr, sym_arr))
+        sorted_sym = sym_arr[order]
+        sorted_fam = fam_arr[order]
+        cuts = np.flatnonzero((np.diff(sorted_sym) != 0) | (np.diff(sorted_fam) != 0)) + 1
+        starts = np.concatenate(([0], cuts)).tolist()
+        ends = np.concatenate((cuts, [len(order)])).tolist()
+        names = list(symbols)
+        order_list = order.tolist()
+        for start, end in zip(starts, ends, strict=True):
+            first = order_list[start]
+            book = self._book(names[place_sym[first]])
             book.invalidate()
-        for fam, pairs in pending.values():
-            fam.load_sorted(pairs)
-        heapq.heapify(expiry)
-        known.update(new)
+            members = [place_alert[i] for i in order_list[start:end]]
+            keys = [place_key[i] for i in order_list[start:end]]
+            fam = _family_of(book, place_fam[first], members[0])
+            if fam.buckets:  # already populated: incremental inserts
+                for key, alert in zip(keys, members, strict=True):
+                    fam.add(key, alert)
+            else:
+                fam.load_sorted(keys, members)
+        expiring = [(a.expires_at, a.id) for a in alerts if a.expires_at is not None]
+        if expiring:
+            self._expiry.extend(expiring)  # type: ignore[arg-type]
+            heapq.heapify(self._expiry)
+        self._alerts.update(zip(ids, alerts, strict=True))
 
     def remove(self, alert_id: str) -> Alert:
         """Remove and return an alert. O(log n).
@@ -227,8 +303,8 @@ class AlertIndex:
             return []
         seen: dict[str, Alert] = dict(book.parked)
         for fam in book.families():
-            for bucket in fam.buckets.values():
-                seen.update(bucket)
+            for alert in fam.alerts():
+                seen[alert.id] = alert
         return list(seen.values())
 
     def symbols(self) -> list[str]:
@@ -314,6 +390,10 @@ class AlertIndex:
             bad = int(np.flatnonzero(~np.isfinite(t))[0])
             raise ValidationError(f"timestamps[{bad}]", float(t[bad]), "must be finite")
         if isinstance(symbols, str):
+            if not symbols:
+                raise ValidationError("symbols", symbols, "must be non-empty strings")
+            if n < _MIN_VECTOR_RUN:
+                return self._batch_loop([symbols] * n, p.tolist(), t.tolist())
             return [f for _, f in self._batch_symbol(symbols, p, t, None)]
         syms = symbols if isinstance(symbols, list) else list(symbols)
         if len(syms) != n:
@@ -324,6 +404,10 @@ class AlertIndex:
         for sym in codes:
             if not isinstance(sym, str) or not sym:
                 raise ValidationError("symbols", sym, "must be non-empty strings")
+        if n < _MIN_VECTOR_RUN * len(codes):
+            # A few ticks per symbol: numpy's per-call cost would exceed the work,
+            # so run the per-tick fast path over the batch in order.
+            return self._batch_loop(syms, p.tolist(), t.tolist())
         if len(codes) == 1:
             return [f for _, f in self._batch_symbol(syms[0], p, t, None)]
         order = np.argsort(code_arr, kind="stable")
@@ -338,6 +422,43 @@ class AlertIndex:
             tagged.extend(self._batch_symbol(names[int(sorted_codes[s])], p[idx], t[idx], idx))
         tagged.sort(key=lambda pair: pair[0])  # stable: keeps each tick's fires in match order
         return [f for _, f in tagged]
+
+    def _batch_loop(self, syms: list[str], prices: list[float], timestamps: list[float]) -> list[Fired]:
+        """``match`` over plain lists without building ``Tick`` objects (same logic, inlined)."""
+        books = self._books
+        counts = self.counts
+        slow = self._slow
+        out: list[Fired] = []
+        accepted = stale = duplicate = 0
+        for sym, price, ts in zip(syms, prices, timestamps, strict=True):
+            book = books.get(sym)
+            if book is None:
+                book = self._book(sym)
+            last_ts = book.last_ts
+            if ts <= last_ts:
+                if ts < last_ts:
+                    stale += 1
+                    continue
+                if price == book.last_price:
+                    duplicate += 1
+                    continue
+            accepted += 1
+            if book.lo <= price <= book.hi and ts < book.next_event:
+                book.last_price = price
+                book.last_ts = ts
+                hist_ts = book.hist_ts
+                hist_ts.append(ts)
+                book.hist_p.append(price)
+                if len(hist_ts) >= book.trim_at:
+                    self._trim(book, ts)
+                continue
+            fires = slow(book, price, ts)
+            if fires:
+                out.extend(fires)
+        counts.accepted += accepted
+        counts.stale += stale
+        counts.duplicate += duplicate
+        return out
 
     def _batch_symbol(
         self, symbol: str, p: np.ndarray[Any, Any], t: np.ndarray[Any, Any], positions: np.ndarray[Any, Any] | None
@@ -405,7 +526,6 @@ class AlertIndex:
         """Drop history older than ``history_s`` before ``ts``; amortised O(1) per tick."""
         hist_ts = book.hist_ts
         cutoff = ts - self.history_s
-        k = 0
         if hist_ts and hist_ts[0] < cutoff:
             lo, hi = 0, len(hist_ts)
             while lo < hi:  # first position with ts >= cutoff
@@ -414,10 +534,8 @@ class AlertIndex:
                     lo = mid + 1
                 else:
                     hi = mid
-            k = lo
-            del hist_ts[:k]
-            del book.hist_p[:k]
-            book.hist_base += k
+            del hist_ts[:lo]
+            del book.hist_p[:lo]
         book.trim_at = len(hist_ts) + 4096
 
     def _slow(self, book: Book, price: float, ts: float) -> list[Fired]:
@@ -443,78 +561,79 @@ class AlertIndex:
         fire = self._fire
         # Level conditions: fire the armed that hold, re-arm the disarmed that do not.
         fam = book.above_a
-        if fam.keys and fam.keys[0] <= price:
+        if fam.buckets and fam.first() <= price:
             for alert in fam.collect(list(fam.keys.irange(None, price))):
                 fire(book, alert, price, prev, ts, fires)
         fam = book.above_d
-        if fam.keys and fam.keys[-1] > price:
+        if fam.buckets and fam.last() > price:
             for alert in fam.collect(list(fam.keys.irange(price, None, (False, True)))):
                 self._rearm(book, alert, ts)
         fam = book.below_a
-        if fam.keys and fam.keys[-1] >= price:
+        if fam.buckets and fam.last() >= price:
             for alert in fam.collect(list(fam.keys.irange(price, None))):
                 fire(book, alert, price, prev, ts, fires)
         fam = book.below_d
-        if fam.keys and fam.keys[0] < price:
+        if fam.buckets and fam.first() < price:
             for alert in fam.collect(list(fam.keys.irange(None, price, (True, False)))):
                 self._rearm(book, alert, ts)
         if prev is not None and price != prev:
+            # Each scan first asks the family for its nearest key on the way, so a
+            # family with nothing in range costs one bisect.
             if price > prev:
-                # crossings up: prev < t <= price; channel edges passed on the way up.
-                for alert in book.cu.collect(list(book.cu.keys.irange(prev, price, (False, True)))):
-                    fire(book, alert, price, prev, ts, fires)
-                for alert in book.el.collect(list(book.el.keys.irange(prev, price, (False, True)))):
-                    if price <= alert.upper:  # type: ignore[operator]
+                fam = book.cu  # crosses_up and crosses: prev < t <= price
+                if fam.buckets and _has(fam.around(prev, True)[1], price, True):
+                    for alert in fam.collect(list(fam.keys.irange(prev, price, (False, True)))):
                         fire(book, alert, price, prev, ts, fires)
-                for alert in book.xu.collect(list(book.xu.keys.irange(prev, price, (True, False)))):
-                    if prev >= alert.lower:  # type: ignore[operator]
-                        fire(book, alert, price, prev, ts, fires)
+                fam = book.el  # enters_channel passing its lower edge upward
+                if fam.buckets and _has(fam.around(prev, True)[1], price, True):
+                    for alert in fam.collect(list(fam.keys.irange(prev, price, (False, True)))):
+                        if price <= alert.upper:  # type: ignore[operator]
+                            fire(book, alert, price, prev, ts, fires)
+                fam = book.xu  # exits_channel leaving above its upper edge
+                if fam.buckets and _has(fam.around(prev, False)[1], price, False):
+                    for alert in fam.collect(list(fam.keys.irange(prev, price, (True, False)))):
+                        if prev >= alert.lower:  # type: ignore[operator]
+                            fire(book, alert, price, prev, ts, fires)
             else:
-                for alert in book.cd.collect(list(book.cd.keys.irange(price, prev, (True, False)))):
-                    fire(book, alert, price, prev, ts, fires)
-                for alert in book.eu.collect(list(book.eu.keys.irange(price, prev, (True, False)))):
-                    if price >= alert.lower:  # type: ignore[operator]
+                fam = book.cd  # crosses_down and crosses: prev > t >= price
+                if fam.buckets and _has_below(fam.around(prev, False)[0], price, True):
+                    for alert in fam.collect(list(fam.keys.irange(price, prev, (True, False)))):
                         fire(book, alert, price, prev, ts, fires)
-                for alert in book.xl.collect(list(book.xl.keys.irange(price, prev, (False, True)))):
-                    if prev <= alert.upper:  # type: ignore[operator]
-                        fire(book, alert, price, prev, ts, fires)
-        if book.pct:
-            self._match_pct(book, price, prev, ts, fires)
+                fam = book.eu  # enters_channel passing its upper edge downward
+                if fam.buckets and _has_below(fam.around(prev, False)[0], price, True):
+                    for alert in fam.collect(list(fam.keys.irange(price, prev, (True, False)))):
+                        if price >= alert.lower:  # type: ignore[operator]
+                            fire(book, alert, price, prev, ts, fires)
+                fam = book.xl  # exits_channel leaving below its lower edge
+                if fam.buckets and _has_below(fam.around(prev, True)[0], price, False):
+                    for alert in fam.collect(list(fam.keys.irange(price, prev, (False, True)))):
+                        if prev <= alert.upper:  # type: ignore[operator]
+                            fire(book, alert, price, prev, ts, fires)
+        stats = self._match_pct(book, price, prev, ts, fires) if book.pct else None
         book.last_price = price
         book.last_ts = ts
-        self._rebalance(book)
+        self._rebalance(book, stats)
         if len(fires) > 1:
             fires.sort(key=_by_alert_id)  # canonical order, whatever the insertion history
         return fires
 
-    def _match_pct(self, book: Book, price: float, prev: float | None, ts: float, fires: list[Fired]) -> None:
+    def _match_pct(
+        self, book: Book, price: float, prev: float | None, ts: float, fires: list[Fired]
+    ) -> dict[float, tuple[float, float, float, float]]:
+        """Match the percentage groups; returns each group's window (min, t_min, max, t_max)."""
         hist_ts = book.hist_ts
         hist_p = book.hist_p
-        base = book.hist_base
-        end = base + len(hist_ts)
+        stats: dict[float, tuple[float, float, float, float]] = {}
         for w, group in list(book.pct.items()):
             if not group:
                 del book.pct[w]
                 continue
-            qmin = group.qmin
-            qmax = group.qmax
-            for i in range(max(group.cursor, base) - base, end - base):
-                tp = (hist_ts[i], hist_p[i])
-                x = tp[1]
-                while qmin and qmin[-1][1] >= x:
-                    qmin.pop()
-                qmin.append(tp)
-                while qmax and qmax[-1][1] <= x:
-                    qmax.pop()
-                qmax.append(tp)
-            group.cursor = end
-            start = ts - w
-            while qmin[0][0] < start:
-                qmin.popleft()
-            while qmax[0][0] < start:
-                qmax.popleft()
-            lo = qmin[0][1]
-            hi = qmax[0][1]
+            start = bisect_left(hist_ts, ts - w)  # the window is [ts - w, ts], current tick included
+            window = hist_p[start:]
+            lo = min(window)
+            hi = max(window)
+            # Earliest position of each extreme: conservative for how long it stays in the window.
+            stats[w] = (lo, hist_ts[start + window.index(lo)], hi, hist_ts[start + window.index(hi)])
             fam = group.ua
             keys = fam.keys
             if keys and pct_up_holds(price, keys[0], lo):
@@ -547,6 +666,7 @@ class AlertIndex:
                     n -= 1
                 for alert in fam.collect(list(keys.islice(n, None))):
                     self._rearm(book, alert, ts)
+        return stats
 
     def _fire(self, book: Book, alert: Alert, price: float, prev: float | None, ts: float, fires: list[Fired]) -> None:
         """An armed alert whose condition holds: fire it, or park it if cooling down."""
@@ -557,7 +677,9 @@ class AlertIndex:
             fires.append(fired_from(alert, price, prev, ts, self._once_seq.get(alert.id, 0) + 1))
             self.remove(alert.id)
             return
-        rt = self._rt[alert.id]
+        rt = self._rt.get(alert.id)
+        if rt is None:  # rearm alerts get their mutable state on first use
+            rt = self._rt[alert.id] = Runtime()
         last_fire = rt.last_fire
         if last_fire is not None and ts < last_fire + alert.cooldown_s:
             for fam, key in _slots(book, alert, True):
@@ -586,68 +708,76 @@ class AlertIndex:
         for fam, key in _slots(book, alert, True):
             fam.add(key, alert)
 
-    def _rebalance(self, book: Book) -> None:
-        """Recompute the quiet band ``[lo, hi]`` and ``next_event`` around the last price."""
+    def _rebalance(self, book: Book, stats: dict[float, tuple[float, float, float, float]] | None) -> None:
+        """Recompute the quiet band ``[lo, hi]`` and ``next_event`` around the last price.
+
+        Each family narrows the band to the prices its keys leave untouched;
+        ``stats`` holds the percentage groups' window extremes at this tick.
+        """
         p = book.last_price
         if p is None:
             book.invalidate()
             return
         lo = -_INF
         hi = _INF
-        keys = book.above_a.keys
-        if keys:  # fires iff price >= min key
-            hi = min(hi, below(keys[0]))
-        keys = book.above_d.keys
-        if keys:  # re-arms iff price < max key
-            lo = max(lo, keys[-1])
-        keys = book.below_a.keys
-        if keys:
-            lo = max(lo, above(keys[-1]))
-        keys = book.below_d.keys
-        if keys:
-            hi = min(hi, keys[0])
+        fam = book.above_a
+        if fam.buckets:  # fires iff price >= min key
+            hi = min(hi, below(fam.first()))
+        fam = book.above_d
+        if fam.buckets:  # re-arms iff price < max key
+            lo = max(lo, fam.last())
+        fam = book.below_a
+        if fam.buckets:
+            lo = max(lo, above(fam.last()))
+        fam = book.below_d
+        if fam.buckets:
+            hi = min(hi, fam.first())
         # Families that fire when a move passes a key upward (prev < k <= price) or
-        # downward through a closed end: no key may lie in (lo, hi].
-        for keys in (book.cu.keys, book.el.keys, book.xl.keys):
-            if keys:
-                i = keys.bisect_right(p)
-                if i:
-                    lo = max(lo, keys[i - 1])
-                if i < len(keys):
-                    hi = min(hi, below(keys[i]))
+        # downward through an open end: no key may lie in (lo, hi].
+        for fam in (book.cu, book.el, book.xl):
+            if fam.buckets:
+                k_lo, k_hi = fam.around(p, True)
+                if k_lo is not None:
+                    lo = max(lo, k_lo)
+                if k_hi is not None:
+                    hi = min(hi, below(k_hi))
         # ... and those with the open end the other way: no key in [lo, hi).
-        for keys in (book.cd.keys, book.eu.keys, book.xu.keys):
-            if keys:
-                i = keys.bisect_left(p)
-                if i:
-                    lo = max(lo, above(keys[i - 1]))
-                if i < len(keys):
-                    hi = min(hi, keys[i])
+        for fam in (book.cd, book.eu, book.xu):
+            if fam.buckets:
+                k_lo, k_hi = fam.around(p, False)
+                if k_lo is not None:
+                    lo = max(lo, above(k_lo))
+                if k_hi is not None:
+                    hi = min(hi, k_hi)
         next_event = book.heap[0][0] if book.heap else _INF
-        for group in book.pct.values():
-            if not group.qmin:
-                lo, hi = _INF, -_INF  # window not built yet: stay on the slow path
-                break
-            m, tmin = group.qmin[0][1], group.qmin[0][0]
-            mx, tmax = group.qmax[0][1], group.qmax[0][0]
-            margin = (abs(tmin) + group.w) * 4e-16 + 1e-9
-            if group.ua or group.ud:
-                lo = max(lo, m)  # a new window minimum moves every up-threshold
-            if group.da or group.dd:
-                hi = min(hi, mx)
-            # Percentage bounds are decided exactly on the slow path; the band keeps
-            # a relative margin (see model.pct_up_holds) so it never claims a tie.
-            if group.ua:
-                hi = min(hi, (1 + group.ua.keys[0] / 100) * m * _LOW)
-            if group.ud:
-                lo = max(lo, (1 + group.ud.keys[-1] / 100) * m * _HIGH)
-                next_event = min(next_event, tmin + group.w - margin)
-            if group.da:
-                lo = max(lo, (1 - group.da.keys[0] / 100) * mx * _HIGH)
-            if group.dd:
-                hi = min(hi, (1 - group.dd.keys[-1] / 100) * mx * _LOW)
-                margin = (abs(tmax) + group.w) * 4e-16 + 1e-9
-                next_event = min(next_event, tmax + group.w - margin)
+        if stats:
+            for w, (m, tmin, mx, tmax) in stats.items():
+                group = book.pct.get(w)
+                if group is None:
+                    continue
+                # Percentage bounds are decided exactly on the slow path; the band
+                # keeps a relative margin so it never claims a tie (model.pct_up_holds).
+                if group.ua.buckets:
+                    # Fires iff price >= (1+p0/100) * (future window min). New ticks stay
+                    # >= floor and old ones are >= m, so that min is >= floor: half the
+                    # way to the threshold is given to a fall, half to a rise.
+                    p0 = group.ua.first()
+                    floor = min(m, p / (1 + p0 / 200))
+                    lo = max(lo, floor)
+                    hi = min(hi, (1 + p0 / 100) * floor * _LOW)
+                if group.ud.buckets:  # re-arms iff price < (1+p1/100) * min; min <= m until it expires
+                    lo = max(lo, (1 + group.ud.last() / 100) * m * _HIGH)
+                    next_event = min(next_event, tmin + w - ((abs(tmin) + w) * 4e-16 + 1e-9))
+                if group.da.buckets:
+                    p0 = group.da.first()
+                    ceiling = max(mx, p * (1 + p0 / 200))
+                    hi = min(hi, ceiling)
+                    lo = max(lo, (1 - p0 / 100) * ceiling * _HIGH)
+                if group.dd.buckets:
+                    hi = min(hi, (1 - group.dd.last() / 100) * mx * _LOW)
+                    next_event = min(next_event, tmax + w - ((abs(tmax) + w) * 4e-16 + 1e-9))
+        elif book.pct:
+            lo, hi = _INF, -_INF  # no window statistics yet: stay on the slow path
         book.lo = lo
         book.hi = hi
         book.next_event = next_event
@@ -685,10 +815,6 @@ class AlertIndex:
             book.last_ts = st.last_ts
             book.hist_ts = list(st.history_ts)
             book.hist_p = list(st.history_price)
-            for group in book.pct.values():
-                group.qmin.clear()
-                group.qmax.clear()
-                group.cursor = book.hist_base
             book.trim_at = len(book.hist_ts) + 4096
             book.invalidate()
         for alert_id, ast in state.alerts.items():
@@ -711,10 +837,15 @@ class AlertIndex:
         for name, book in self._books.items():
             for fam in book.families():
                 assert list(fam.keys) == sorted(fam.buckets), "family keys out of sync"
-                for bucket in fam.buckets.values():
-                    assert bucket, "empty bucket kept"
-                    for alert_id, alert in bucket.items():
+                for key, bucket in fam.buckets.items():
+                    if type(bucket) is dict:
+                        assert len(bucket) > 1, "a lone alert must not keep a dict bucket"
+                        members = list(bucket.items())
+                    else:
+                        members = [(bucket.id, bucket)]  # type: ignore[union-attr]
+                    for alert_id, alert in members:
                         assert alert.symbol == name
+                        assert key in (alert.threshold, alert.lower, alert.upper, alert.pct)
                         assert self._alerts.get(alert_id) is alert, f"{alert_id} indexed but not known"
                         placed[alert_id] = placed.get(alert_id, 0) + 1
             for alert_id in book.parked:
@@ -725,7 +856,7 @@ class AlertIndex:
             assert len(book.hist_ts) == len(book.hist_p)
         for alert_id, alert in self._alerts.items():
             rt = self._rt.get(alert_id)
-            assert (rt is None) == (alert.trigger is _ONCE)
+            assert rt is None or alert.trigger is not _ONCE, "once alerts keep no runtime state"
             if rt is not None and rt.parked:
                 assert placed.get(alert_id) == 1
                 continue
@@ -733,4 +864,6 @@ class AlertIndex:
             expected = _slots(book, alert, rt is None or rt.armed)
             assert placed.get(alert_id) == len(expected), f"{alert_id} placed {placed.get(alert_id)}x"
             for fam, key in expected:
-                assert alert_id in fam.buckets.get(key, {}), f"{alert_id} not where its state says"
+                bucket = fam.buckets.get(key)
+                here = alert_id in bucket if type(bucket) is dict else getattr(bucket, "id", None) == alert_id
+                assert here, f"{alert_id} not where its state says"
