@@ -58,7 +58,8 @@ def make_w1(n_alerts: int = 1_000_000, n_ticks: int = 1_000_000, n_symbols: int 
         trigger = "once" if once[i] else "rearm"
         k = kind[i]
         if k < 0.8:
-            append(Alert(id=f"a{i}", symbol=sym, condition="above" if up else "below", threshold=level, trigger=trigger))
+            cond = "above" if up else "below"
+            append(Alert(id=f"a{i}", symbol=sym, condition=cond, threshold=level, trigger=trigger))
         elif k < 0.88:
             cond = "crosses_up" if up else "crosses_down"
             append(Alert(id=f"a{i}", symbol=sym, condition=cond if k < 0.86 else "crosses", threshold=level,
@@ -177,8 +178,7 @@ def measure_batch(w: Workload, batch: int) -> dict[str, float]:
         order = np.argsort(c, kind="stable") + s
         sc = codes[order]
         cut = np.flatnonzero(np.diff(sc)) + 1
-        for part in np.split(order, cut):
-            groups.append((w.names[codes[part[0]]], w.prices[part], w.timestamps[part]))
+        groups.extend((w.names[codes[part[0]]], w.prices[part], w.timestamps[part]) for part in np.split(order, cut))
     t0 = time.perf_counter()
     fires2 = 0
     for sym, p, t in groups:
@@ -232,9 +232,9 @@ def main(argv: list[str] | None = None) -> int:
           f"p99 {m['scan_p99_ns']:,.0f} ns  -> {m['scan_median_ns'] / max(m['median_ns'], 1):,.0f}x")  # fmt: skip
     b = measure_batch(w, args.batch)
     floor = b["searchsorted_floor_ticks_per_s"]
-    print(f"match_batch:   mixed batches of {args.batch:,}: {b['mixed_ticks_per_s']:,.0f} ticks/s "
-          f"({b['mixed_ticks_per_s'] / floor:.2f} of floor); per-symbol batches: "
-          f"{b['per_symbol_ticks_per_s']:,.0f} ticks/s ({b['per_symbol_ticks_per_s'] / floor:.2f} of floor)")  # fmt: skip
+    mixed, per_symbol = b["mixed_ticks_per_s"], b["per_symbol_ticks_per_s"]
+    print(f"match_batch:   mixed batches of {args.batch:,}: {mixed:,.0f} ticks/s ({mixed / floor:.2f} of floor); "
+          f"per-symbol batches: {per_symbol:,.0f} ticks/s ({per_symbol / floor:.2f} of floor)")  # fmt: skip
     print(f"  floor, raw np.searchsorted on the same per-symbol batches: {floor:,.0f} ticks/s")
     print(f"  fires: {b['fires_mixed']:,.0f} (mixed) == {b['fires_per_symbol']:,.0f} (per symbol) == "
           f"{m['fires']:,.0f} (match)")  # fmt: skip
