@@ -166,14 +166,17 @@ class PctGroup:
     """Percentage-move alerts of one symbol sharing one ``window_s``.
 
     The window's minimum and maximum are read from the symbol's tick history on
-    the slow path only (a bisect and a C-level ``min``/``max`` over the window),
-    so quiet ticks never pay for them.
+    the slow path only, so quiet ticks never pay for them.
     """
 
-    __slots__ = ("da", "dd", "ua", "ud", "w")
+    __slots__ = ("cache", "da", "dd", "ua", "ud", "w")
 
     def __init__(self, w: float) -> None:
         self.w = w
+        # (end, min, min_pos, max, max_pos) in absolute history positions: the extremes
+        # of the window as of position ``end``; extended with new ticks only, rebuilt
+        # when an extreme's last occurrence has left the window.
+        self.cache: tuple[int, float, int, float, int] | None = None
         self.ua = Family()  # moves_up_pct, armed, keyed by pct
         self.ud = Family()  # moves_up_pct, disarmed (rearm only)
         self.da = Family()  # moves_down_pct, armed
@@ -200,7 +203,7 @@ class Book:
 
     __slots__ = (
         "above_a", "above_d", "below_a", "below_d",
-        "cd", "cu", "el", "eu", "heap", "hi", "hist_p", "hist_ts",
+        "cd", "cu", "el", "eu", "heap", "hi", "hist_base", "hist_p", "hist_ts",
         "last_price", "last_ts", "lo", "next_event", "parked", "pct", "symbol", "trim_at", "xl", "xu",
     )  # fmt: skip
 
@@ -227,6 +230,7 @@ class Book:
         self.heap: list[tuple[float, int, str]] = []  # (ready_ts, tiebreak, alert_id)
         self.hist_ts: list[float] = []
         self.hist_p: list[float] = []
+        self.hist_base = 0  # absolute position of hist_*[0] (trimming moves it on)
         self.trim_at = 4096
 
     def invalidate(self) -> None:

@@ -40,6 +40,43 @@ _LOW = 1 - 4e-12  # relative margins that keep the quiet band clear of percentag
 _HIGH = 1 + 4e-12  # galloping scan of a batch starts with this many ticks
 
 
+def _last_index(values: list[float], x: float) -> int:
+    """Position of the last occurrence of ``x`` in ``values`` (it must occur)."""
+    return len(values) - 1 - values[::-1].index(x)
+
+
+def _window_extremes(book: Book, group: PctGroup, start_ts: float) -> tuple[float, float, float, float]:
+    """(min, ts of its last occurrence, max, ts of its last occurrence) over ticks with ts >= start_ts.
+
+    Amortised O(new ticks): the group caches the extremes and extends them with the
+    ticks since; a full O(window) pass only when an extreme has left the window.
+    """
+    hist_ts = book.hist_ts
+    hist_p = book.hist_p
+    base = book.hist_base
+    end = base + len(hist_p)
+    start = base + bisect_left(hist_ts, start_ts)
+    cache = group.cache
+    if cache is not None and cache[2] >= start and cache[4] >= start and cache[0] >= start:
+        old_end, lo, lo_pos, hi, hi_pos = cache
+        new = hist_p[old_end - base :]
+        if new:
+            new_lo = min(new)
+            if new_lo <= lo:
+                lo, lo_pos = new_lo, old_end + _last_index(new, new_lo)
+            new_hi = max(new)
+            if new_hi >= hi:
+                hi, hi_pos = new_hi, old_end + _last_index(new, new_hi)
+    else:
+        window = hist_p[start - base :]
+        lo = min(window)
+        hi = max(window)
+        lo_pos = start + _last_index(window, lo)
+        hi_pos = start + _last_index(window, hi)
+    group.cache = (end, lo, lo_pos, hi, hi_pos)
+    return lo, hist_ts[lo_pos - base], hi, hist_ts[hi_pos - base]
+
+
 def _has(nearest: float | None, limit: float, inclusive: bool) -> bool:
     """Whether the nearest key above ``prev`` is still on this side of ``limit``."""
     if nearest is None:
@@ -536,6 +573,7 @@ class AlertIndex:
                     hi = mid
             del hist_ts[:lo]
             del book.hist_p[:lo]
+            book.hist_base += lo
         book.trim_at = len(hist_ts) + 4096
 
     def _slow(self, book: Book, price: float, ts: float) -> list[Fired]:
@@ -621,19 +659,15 @@ class AlertIndex:
         self, book: Book, price: float, prev: float | None, ts: float, fires: list[Fired]
     ) -> dict[float, tuple[float, float, float, float]]:
         """Match the percentage groups; returns each group's window (min, t_min, max, t_max)."""
-        hist_ts = book.hist_ts
-        hist_p = book.hist_p
         stats: dict[float, tuple[float, float, float, float]] = {}
         for w, group in list(book.pct.items()):
             if not group:
                 del book.pct[w]
                 continue
-            start = bisect_left(hist_ts, ts - w)  # the window is [ts - w, ts], current tick included
-            window = hist_p[start:]
-            lo = min(window)
-            hi = max(window)
-            # Earliest position of each extreme: conservative for how long it stays in the window.
-            stats[w] = (lo, hist_ts[start + window.index(lo)], hi, hist_ts[start + window.index(hi)])
+            # the window is [ts - w, ts], the current tick included
+            stats[w] = extremes = _window_extremes(book, group, ts - w)
+            lo = extremes[0]
+            hi = extremes[2]
             fam = group.ua
             keys = fam.keys
             if keys and pct_up_holds(price, keys[0], lo):
@@ -815,6 +849,8 @@ class AlertIndex:
             book.last_ts = st.last_ts
             book.hist_ts = list(st.history_ts)
             book.hist_p = list(st.history_price)
+            for group in book.pct.values():
+                group.cache = None
             book.trim_at = len(book.hist_ts) + 4096
             book.invalidate()
         for alert_id, ast in state.alerts.items():
