@@ -17,9 +17,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from w1 import Workload, make_w1  # noqa: E402
-
-from cryptoalerts import AlertIndex, ReferenceIndex, Tick  # noqa: E402
+from cryptoalerts import AlertIndex, ReferenceIndex, Tick
+from w1 import Workload, make_w1
 
 SCALE = float(os.environ.get("CRYPTOALERTS_BENCH_SCALE", "0.1"))
 

@@ -12,7 +12,10 @@ What it injects, each the way real DynamoDB (or a real network) shows it to boto
   the rest reported back in ``UnprocessedItems``.
 
 Randomness is seeded, so a failing run can be replayed. ``injected`` counts what
-was done, so tests can assert that the faults really happened.
+was done, so tests can assert that the faults really happened. ``iam`` counts the
+IAM authorisations the requests need, as ``(action, "table" | "index")``: a
+``TransactWriteItems`` counts as the item actions it holds, which is how IAM
+authorises it.
 """
 
 from __future__ import annotations
@@ -27,11 +30,24 @@ from typing import Any, Final, Self
 import aiohttp
 from aiohttp import web
 
-__all__ = ["ALL_FAULTS", "FaultProxy"]
+__all__ = ["ALL_FAULTS", "FaultProxy", "iam_authorisations"]
 
 ALL_FAULTS: Final = ("throttle", "provisioned", "http500", "drop_before", "drop_after", "partial_batch")
 _JSON: Final = "application/x-amz-json-1.0"
 _HOP_BY_HOP: Final = frozenset({"host", "content-length", "connection", "transfer-encoding", "keep-alive"})
+_ITEM_ACTIONS: Final = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                        "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}  # fmt: skip
+
+
+def iam_authorisations(operation: str, body: dict[str, Any]) -> list[tuple[str, str]]:
+    """What IAM checks for one request: ``(action, "table" | "index")`` pairs.
+
+    Transactions have no action of their own: each item is authorised as its
+    single-item action (``ConditionCheck`` as ``dynamodb:ConditionCheckItem``).
+    """
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        return [(f"dynamodb:{_ITEM_ACTIONS[kind]}", "table") for item in body.get("TransactItems", []) for kind in item]
+    return [(f"dynamodb:{operation}", "index" if "IndexName" in body else "table")]
 
 
 def _error(status: int, type_: str, message: str) -> web.Response:
@@ -60,6 +76,7 @@ class FaultProxy:
         self._rng = random.Random(seed)
         self.requests: Counter[str] = Counter()  # by operation
         self.injected: Counter[str] = Counter()  # by fault
+        self.iam: Counter[tuple[str, str]] = Counter()  # by (IAM action, "table" | "index")
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.url = ""
@@ -106,6 +123,7 @@ class FaultProxy:
         operation = request.headers.get("X-Amz-Target", "").rpartition(".")[2]
         self.requests[operation] += 1
         parsed = json.loads(raw or b"{}")
+        self.iam.update(iam_authorisations(operation, parsed))
         fault = self._choose(operation, parsed)
         if fault is not None:
             self.injected[fault] += 1

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -293,3 +295,25 @@ def test_replay_on_a_memory_store_needs_no_init(files, tmp_path) -> None:
     assert main(["replay", "--alerts", str(alerts_path), "--ticks", str(ticks_path), "--store", "memory://",
                  "--out", str(out)]) == 0
     assert by_key(read_fires(out)) == by_key(reference_fires(alerts, ticks))
+
+
+def test_csv_with_a_byte_order_mark_is_read(store, tmp_path) -> None:
+    alerts = [Alert(id="b1", symbol="BTC-USD", condition="above", threshold=100.0)]
+    alerts_path = write_alerts_jsonl(tmp_path / "alerts.jsonl", alerts)
+    ticks_path = tmp_path / "ticks.csv"
+    ticks_path.write_bytes("\ufeffsymbol,price,ts\nBTC-USD,99.5,4000000000\nBTC-USD,100,4000000001\n".encode())
+    out = tmp_path / "fires.jsonl"
+    assert main(["replay", "--alerts", str(alerts_path), "--ticks", str(ticks_path), "--store", store,
+                 "--out", str(out)]) == 0
+    assert [(f["alert_id"], f["price"]) for f in read_fires(out)] == [("b1", 100.0)]
+
+
+def test_demo_prints_plain_tables_without_rich(tmp_path, monkeypatch, capsys) -> None:
+    for name in [m for m in sys.modules if m == "rich" or m.startswith("rich.")] + ["rich"]:
+        monkeypatch.setitem(sys.modules, name, None)  # rich is an optional extra (cli): import fails
+    out = tmp_path / "fires.jsonl"
+    assert main(["demo", "--seconds", "120", "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "Fires by condition" in stdout
+    assert re.search(r"^  accepted +[\d,]+$", stdout, re.M)
+    assert read_fires(out)

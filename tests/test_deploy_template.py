@@ -44,7 +44,8 @@ SPECS = (
     ),
     FunctionSpec(
         name="ProcessedAlerts", handler="processed_alerts.handler", memory_mb=256, timeout_s=30,
-        permissions=(Permission(DYNAMO, "AlertsTable"), Permission(("sns:Publish",), "NotificationsTopic")),
+        permissions=(Permission(DYNAMO, "AlertsTable"), Permission(DYNAMO, "AlertsTable", "/index/*"),
+                     Permission(("sns:Publish",), "NotificationsTopic")),
         environment={"CRYPTOALERTS_TABLE": "ref:AlertsTable", "NOTIFICATIONS_TOPIC_ARN": "ref:NotificationsTopic"},
     ),
 )
@@ -214,6 +215,9 @@ def test_loader_reads_every_handler_files_deploy() -> None:
         assert (real.on_success, real.on_failure, real.invokes, real.http_route) == (
             declared.on_success, declared.on_failure, declared.invokes, declared.http_route)
         assert real.environment == declared.environment
+        # the same resources (ARN suffixes included), so the golden template's IAM has the real shape
+        assert [(p.resource, p.suffix) for p in real.permissions] == [
+            (p.resource, p.suffix) for p in declared.permissions]
 
 
 def test_every_handler_in_the_real_template_names_a_real_file_and_function(tmp_path: Path) -> None:

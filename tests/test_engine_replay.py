@@ -93,8 +93,14 @@ class GatedStore(AlertStore):
     async def get_fire(self, alert_id: str, seq: int) -> Fired | None:
         return await self.inner.get_fire(alert_id, seq)
 
-    async def mark_notified(self, alert_id: str, seq: int) -> bool:
-        return await self.inner.mark_notified(alert_id, seq)
+    async def claim_notification(self, alert_id: str, seq: int, *, now: float, lease_s: float) -> bool:
+        return await self.inner.claim_notification(alert_id, seq, now=now, lease_s=lease_s)
+
+    async def confirm_notification(self, alert_id: str, seq: int) -> None:
+        await self.inner.confirm_notification(alert_id, seq)
+
+    async def notification_confirmed(self, alert_id: str, seq: int) -> bool:
+        return await self.inner.notification_confirmed(alert_id, seq)
 
 
 @pytest.fixture(params=["memory", "sqlite"])

@@ -16,7 +16,7 @@ from cryptoalerts.aws.destinations import InvocationRecord
 from cryptoalerts.aws.local import LocalRuntime, http_api_event
 from cryptoalerts.aws.publish import MemoryPublisher
 from cryptoalerts.aws.signing import signed_headers
-from cryptoalerts.model import Alert
+from cryptoalerts.model import Alert, Fired
 from cryptoalerts.stores import open_store
 from lambda_support import SECRET
 
@@ -123,6 +123,36 @@ async def test_a_matcher_failing_twice_then_succeeding_notifies_once(store_url: 
         assert record.succeeded
         assert record.request_context.approximate_invoke_count == 3
         assert record.request_context.function_arn.endswith(":function:AlertMatcher:$LATEST")
+
+
+class FailingOncePublisher(MemoryPublisher):
+    """SNS that is down for the first publish call, then works: a transient outage."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused: list[tuple[str, int]] = []
+
+    async def publish(self, fire: Fired) -> None:
+        if not self.refused:
+            self.refused.append(fire.key)
+            raise ConnectionError("sns unreachable")
+        await super().publish(fire)
+
+
+async def test_a_publish_failing_once_loses_no_notification_and_duplicates_none(store_url: str) -> None:
+    await seed(store_url)
+    publisher = FailingOncePublisher()
+    async with LocalRuntime(store_url, secret=SECRET, time_scale=SCALE, publisher=publisher) as runtime:
+        assert (await post(runtime.url, TICKS))[0] == 202
+        await runtime.drain()
+        (refused,) = publisher.refused
+        assert refused in EXPECTED
+        assert notified(runtime) == Counter(EXPECTED)  # the refused fire arrived too, and nothing twice
+        assert publisher.keys[-1] == refused  # sent by Lambda's retry of the record, after the others
+        assert runtime.invocations["ProcessedAlerts"] >= 2
+        assert runtime.unhandled == runtime.failures == []  # the retry succeeded: no record given up
+    async with open_store(store_url) as store:
+        assert all([await store.notification_confirmed(*key) for key in EXPECTED])
 
 
 async def test_a_matcher_that_always_fails_ends_in_the_failure_queue(store_url: str, tmp_path: Path) -> None:

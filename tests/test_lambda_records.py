@@ -13,12 +13,18 @@ import pytest
 from cryptoalerts.aws.batches import TickBatch
 from cryptoalerts.aws.destinations import InvocationRecord
 from cryptoalerts.aws.matcher import MatcherFunction, MatcherSettings, store_url_from_env
-from cryptoalerts.aws.processed import ProcessedFunction, ProcessedSettings, resolve_fires
+from cryptoalerts.aws.processed import (
+    DEFAULT_LEASE_S,
+    NotificationsPendingError,
+    ProcessedFunction,
+    ProcessedSettings,
+    resolve_fires,
+)
 from cryptoalerts.aws.publish import MemoryPublisher
 from cryptoalerts.aws.results import MatcherResult, shape_result
 from cryptoalerts.engine import AlertEngine
 from cryptoalerts.errors import ValidationError
-from cryptoalerts.model import Alert, Tick
+from cryptoalerts.model import Alert, Fired, Tick
 from cryptoalerts.stores import MemoryStore
 from lambda_support import FakeContext, handler_module, load_event
 
@@ -216,6 +222,61 @@ def test_processed_fails_loudly_on_records_it_cannot_parse(
     assert error.exc_info is not None
     assert error.exc_info[0] is ValidationError
     assert error.record_keys == (sorted(event)[:8] if isinstance(event, dict) else "list")
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class DownPublisher(MemoryPublisher):
+    """SNS refusing every message while ``down``."""
+
+    down = True
+
+    async def publish(self, fire: Fired) -> None:
+        if self.down:
+            raise ConnectionError("sns unreachable")
+        await super().publish(fire)
+
+
+def test_processed_republishes_a_failed_publish_after_the_lease_only() -> None:
+    module = handler_module("processed_alerts")
+    store, publisher, clock = MemoryStore(), DownPublisher(), Clock(1_000.0)
+    settings = ProcessedSettings("memory://", None, lease_s=120.0)
+    module.APP = app = ProcessedFunction(settings=settings, store=store, publisher=publisher, clock=clock)
+    try:
+        app.container.run(store.init())
+        record, context = load_event("destination_success"), FakeContext(function_name="ProcessedAlerts")
+        with pytest.raises(NotificationsPendingError) as first:
+            module.handler(record, context)  # Lambda retries the record
+        assert (first.value.failed, first.value.held) == ([("a1", 1)], [])
+        assert isinstance(first.value.__cause__, ConnectionError)
+        publisher.down = False
+        clock.now += 60  # Lambda's first retry: the failed claim still holds, nothing is sent twice
+        with pytest.raises(NotificationsPendingError) as second:
+            module.handler(record, context)
+        assert (second.value.failed, second.value.held) == ([], [("a1", 1)])
+        assert publisher.keys == []
+        clock.now += 120  # the second retry, after the lease: sent now
+        assert module.handler(record, context)["published"] == 1
+        clock.now += 1_000  # a late duplicate delivery: confirmed, never sent again
+        assert module.handler(record, context)["duplicates"] == 1
+        assert publisher.keys == [("a1", 1)]
+    finally:
+        app.close()
+
+
+def test_processed_lease_comes_from_the_environment() -> None:
+    env = {"CRYPTOALERTS_TABLE": "Alerts"}
+    assert ProcessedSettings.from_env(env).lease_s == DEFAULT_LEASE_S == 120.0
+    assert ProcessedSettings.from_env({**env, "CRYPTOALERTS_NOTIFICATION_LEASE_S": "45.5"}).lease_s == 45.5
+    for bad in ("soon", "0", "-5"):
+        with pytest.raises(ValidationError, match="CRYPTOALERTS_NOTIFICATION_LEASE_S"):
+            ProcessedSettings.from_env({**env, "CRYPTOALERTS_NOTIFICATION_LEASE_S": bad})
 
 
 def test_processed_skips_failure_records(processed: tuple[ModuleType, MemoryPublisher]) -> None:

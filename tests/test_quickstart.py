@@ -66,7 +66,7 @@ def test_make_demo_from_a_clean_checkout(tmp_path: Path) -> None:
         cwd=repo, env=env, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Ticks" in done.stdout
+    assert "Ticks and timing" in done.stdout
     assert "Fires by condition" in done.stdout
     assert "throughput" in done.stdout
     match = re.search(r"wrote (\d+) fires to demo-fires\.jsonl", done.stdout)

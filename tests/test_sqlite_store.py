@@ -45,7 +45,8 @@ async def test_data_survives_reopening_the_file(tmp_path: Path) -> None:
         await store.init()
         await store.put_alert(Alert(id="a", symbol="BTC", condition="above", threshold=1, trigger="rearm"))
         await store.commit("BTC", 0, SymbolState(2, 10, (10,), (2,)), [], {"a": AlertState(False, 10, 1)})
-        await store.mark_notified("a", 1)
+        assert await store.claim_notification("a", 1, now=10.0, lease_s=60.0)
+        await store.confirm_notification("a", 2)
     async with open_store(url) as store:
         await store.init()  # idempotent on an existing file
         got = await store.get_alert("a")
@@ -53,7 +54,9 @@ async def test_data_survives_reopening_the_file(tmp_path: Path) -> None:
         assert got.state == AlertState(False, 10, 1)
         record = await store.get_symbol("BTC")
         assert (record.version, record.state) == (1, SymbolState(2, 10, (10,), (2,)))
-        assert await store.mark_notified("a", 1) is False
+        assert await store.claim_notification("a", 1, now=20.0, lease_s=60.0) is False  # the claim persisted
+        assert await store.claim_notification("a", 1, now=71.0, lease_s=60.0) is True
+        assert await store.notification_confirmed("a", 2) is True
     with sqlite3.connect(tmp_path / "persist.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == 1

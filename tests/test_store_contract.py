@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cryptoalerts import Alert, AlertState, Fired, StoreNotInitializedError, SymbolState
+from cryptoalerts import Alert, AlertState, Fired, StoreNotInitializedError, SymbolState, ValidationError
 from cryptoalerts.stores import AlertStore, MemoryStore, SQLiteStore
 
 NOW = 1_700_000_000.0
@@ -275,9 +275,48 @@ async def test_list_fires_filters_and_order(store: AlertStore) -> None:
     assert await store.list_fires(alert_id="zzz") == []
 
 
-async def test_mark_notified_true_once(store: AlertStore) -> None:
-    assert await store.mark_notified("a1", 1) is True
-    assert await store.mark_notified("a1", 1) is False
-    assert await store.mark_notified("a1", 2) is True
-    racing = await asyncio.gather(*(store.mark_notified("a2", 1) for _ in range(5)))
+# -- notification claims --------------------------------------------------------------
+LEASE = 120.0
+
+
+async def test_claim_is_granted_once_until_its_lease_expires(store: AlertStore) -> None:
+    assert await store.claim_notification("a1", 1, now=NOW, lease_s=LEASE) is True
+    assert await store.claim_notification("a1", 1, now=NOW + 1, lease_s=LEASE) is False
+    assert await store.claim_notification("a1", 1, now=NOW + LEASE, lease_s=LEASE) is False  # exactly lease_s: held
+    assert await store.claim_notification("a1", 2, now=NOW, lease_s=LEASE) is True  # keys are (alert_id, seq)
+    assert await store.claim_notification("a2", 1, now=NOW, lease_s=LEASE) is True
+    assert not await store.notification_confirmed("a1", 1)
+    # never confirmed: after the lease another notifier takes it over, and holds it anew
+    assert await store.claim_notification("a1", 1, now=NOW + LEASE + 0.5, lease_s=LEASE) is True
+    assert await store.claim_notification("a1", 1, now=NOW + LEASE + 1, lease_s=LEASE) is False
+    assert await store.claim_notification("a1", 1, now=NOW + 2 * LEASE + 1, lease_s=LEASE) is True
+
+
+async def test_a_confirmed_notification_is_never_claimed_again(store: AlertStore) -> None:
+    assert await store.claim_notification("a1", 1, now=NOW, lease_s=LEASE) is True
+    await store.confirm_notification("a1", 1)
+    await store.confirm_notification("a1", 1)  # idempotent
+    assert await store.notification_confirmed("a1", 1) is True
+    assert await store.claim_notification("a1", 1, now=NOW + 10 * LEASE, lease_s=LEASE) is False
+    assert await store.claim_notification("a1", 1, now=NOW + 10 * LEASE, lease_s=0) is False
+    # a confirmation without a claim blocks claims too
+    await store.confirm_notification("a1", 2)
+    assert await store.notification_confirmed("a1", 2) is True
+    assert await store.claim_notification("a1", 2, now=NOW, lease_s=LEASE) is False
+    assert await store.notification_confirmed("a1", 3) is False
+
+
+async def test_racing_claims_one_wins_also_after_expiry(store: AlertStore) -> None:
+    racing = await asyncio.gather(*(store.claim_notification("a2", 1, now=NOW, lease_s=LEASE) for _ in range(5)))
     assert sorted(racing) == [False, False, False, False, True]
+    later = NOW + LEASE + 1
+    racing = await asyncio.gather(*(store.claim_notification("a2", 1, now=later, lease_s=LEASE) for _ in range(5)))
+    assert sorted(racing) == [False, False, False, False, True]
+
+
+@pytest.mark.parametrize(("now", "lease_s"), [(NOW, -1.0), (NOW, float("nan")), (NOW, float("inf")),
+                                             (float("nan"), LEASE)])  # fmt: skip
+async def test_claim_rejects_a_bad_lease_or_clock(store: AlertStore, now: float, lease_s: float) -> None:
+    with pytest.raises(ValidationError):
+        await store.claim_notification("a1", 1, now=now, lease_s=lease_s)
+    assert await store.claim_notification("a1", 1, now=NOW, lease_s=LEASE) is True  # nothing was claimed

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptoalerts.aws.dynamodb import DYNAMODB_ACTIONS
+from cryptoalerts.aws._dynamodb_items import DYNAMODB_ACTIONS  # botocore-free: cheap cold start
 from cryptoalerts.aws.matcher import MatcherFunction
 from cryptoalerts.deploy.spec import Destination, FunctionSpec, Permission
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptoalerts.aws.dynamodb import DYNAMODB_ACTIONS
+from cryptoalerts.aws._dynamodb_items import DYNAMODB_ACTIONS  # botocore-free: cheap cold start
 from cryptoalerts.aws.processed import ProcessedFunction
 from cryptoalerts.deploy.spec import FunctionSpec, Permission
 
@@ -19,6 +19,8 @@ DEPLOY = FunctionSpec(
     timeout_s=30,
     permissions=(
         Permission(DYNAMODB_ACTIONS, "AlertsTable"),
+        # Fires referenced by symbol and time range are read from the fires_by_symbol GSI.
+        Permission(DYNAMODB_ACTIONS, "AlertsTable", "/index/*"),
         Permission(("sns:Publish",), "NotificationsTopic"),
     ),
     environment={"CRYPTOALERTS_TABLE": "ref:AlertsTable", "NOTIFICATIONS_TOPIC_ARN": "ref:NotificationsTopic"},

@@ -78,7 +78,7 @@ class Family:
         elif type(bucket) is dict:
             bucket[alert.id] = alert
         else:
-            buckets[key] = {bucket.id: bucket, alert.id: alert}  # type: ignore[union-attr]
+            buckets[key] = {bucket.id: bucket, alert.id: alert}  # type: ignore[union-attr,dict-item]
 
     def discard(self, key: float, alert_id: str) -> None:
         """O(1), plus O(log n) when the key's last alert goes."""
@@ -155,7 +155,7 @@ class Family:
             elif type(bucket) is dict:
                 bucket[alert.id] = alert
             else:
-                buckets[key] = {bucket.id: bucket, alert.id: alert}  # type: ignore[union-attr]
+                buckets[key] = {bucket.id: bucket, alert.id: alert}  # type: ignore[union-attr,dict-item]
         self.keys = SortedList(buckets)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import math
 import operator
 from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -91,17 +93,17 @@ def _has_below(nearest: float | None, limit: float, inclusive: bool) -> bool:
     return nearest >= limit if inclusive else nearest > limit
 
 
-# Family codes for bulk loading (armed placement only; new alerts are armed).
-_FAMILY_CODE: dict[Condition, Any] = {
-    _A: lambda a: ((0, a.threshold),),
-    _B: lambda a: ((1, a.threshold),),
-    _CU: lambda a: ((2, a.threshold),),
-    _CD: lambda a: ((3, a.threshold),),
-    _CX: lambda a: ((2, a.threshold), (3, a.threshold)),
-    _EN: lambda a: ((4, a.lower), (5, a.upper)),
-    _EX: lambda a: ((6, a.lower), (7, a.upper)),
-    _MU: lambda a: ((8, a.pct),),
-    _MD: lambda a: ((9, a.pct),),
+# Bulk-load placements per condition: (family code, key attribute); new alerts are armed.
+_PLACEMENTS: dict[Condition, tuple[tuple[int, str], ...]] = {
+    _A: ((0, "threshold"),),
+    _B: ((1, "threshold"),),
+    _CU: ((2, "threshold"),),
+    _CD: ((3, "threshold"),),
+    _CX: ((2, "threshold"), (3, "threshold")),
+    _EN: ((4, "lower"), (5, "upper")),
+    _EX: ((6, "lower"), (7, "upper")),
+    _MU: ((8, "pct"),),
+    _MD: ((9, "pct"),),
 }
 
 
@@ -241,24 +243,47 @@ class AlertIndex:
         for alert in alerts:
             if alert.window_s is not None:
                 self._check_window(alert)
-        # One placement per (alert, family); crosses and channels have two.
-        fam_code = _FAMILY_CODE
-        place_alert: list[Alert] = []
-        place_fam: list[int] = []
-        place_key: list[float] = []
-        symbols: dict[str, int] = {}
-        windows: dict[float, int] = {}  # percentage families are per window: codes 8 + 2*i (+1 down)
-        place_sym: list[int] = []
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()  # millions of new objects would trigger full collections over the index
+        try:
+            self._bulk_place(alerts)
+        finally:
+            if paused:
+                gc.enable()
+        expiring = [(a.expires_at, a.id) for a in alerts if a.expires_at is not None]
+        if expiring:
+            self._expiry.extend(expiring)  # type: ignore[arg-type]
+            heapq.heapify(self._expiry)
+        self._alerts.update(zip(ids, alerts, strict=True))
+
+    def _bulk_place(self, alerts: list[Alert]) -> None:
+        """Place validated new alerts: group by (symbol, family), sort once, fill families."""
+        by_condition: dict[Condition, list[Alert]] = {}
         for alert in alerts:
-            sym = symbols.setdefault(alert.symbol, len(symbols))
-            for code, key in fam_code[alert.condition](alert):
-                if code >= 8:
-                    code += 2 * windows.setdefault(alert.window_s, len(windows))  # type: ignore[arg-type]
-                place_alert.append(alert)
-                place_fam.append(code)
-                place_key.append(key)
-                place_sym.append(sym)
-        keys_arr = np.array(place_key)
+            group = by_condition.get(alert.condition)
+            if group is None:
+                group = by_condition[alert.condition] = []
+            group.append(alert)
+        symbol_code: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+        window_code: defaultdict[float, int] = defaultdict(itertools.count().__next__)
+        place_alert: list[Alert] = []
+        place_key: list[float] = []
+        place_fam: list[int] = []
+        place_sym: list[int] = []
+        get_symbol = operator.attrgetter("symbol")
+        for condition, group in by_condition.items():
+            syms = list(map(symbol_code.__getitem__, map(get_symbol, group)))
+            for code, attr in _PLACEMENTS[condition]:
+                place_alert += group
+                place_key += map(operator.attrgetter(attr), group)
+                place_sym += syms
+                if code >= 8:  # percentage families are per window: codes 8 + 2*i (+1 down)
+                    place_fam += [code + 2 * window_code[a.window_s] for a in group]  # type: ignore[index]
+                else:
+                    place_fam += [code] * len(group)
+        n = len(place_alert)
+        keys_arr = np.array(place_key, dtype=np.float64)
         fam_arr = np.array(place_fam, dtype=np.int64)
         sym_arr = np.array(place_sym, dtype=np.int64)
         order = np.lexsort((keys_arr, fam_arr, sym_arr))
@@ -266,26 +291,25 @@ class AlertIndex:
         sorted_fam = fam_arr[order]
         cuts = np.flatnonzero((np.diff(sorted_sym) != 0) | (np.diff(sorted_fam) != 0)) + 1
         starts = np.concatenate(([0], cuts)).tolist()
-        ends = np.concatenate((cuts, [len(order)])).tolist()
-        names = list(symbols)
-        order_list = order.tolist()
-        for start, end in zip(starts, ends, strict=True):
-            first = order_list[start]
-            book = self._book(names[place_sym[first]])
+        ends = np.concatenate((cuts, [n])).tolist()
+        alert_arr = np.empty(n, dtype=object)
+        alert_arr[:] = place_alert
+        sorted_alerts = alert_arr[order]
+        sorted_keys = keys_arr[order]
+        names = list(symbol_code)
+        run_sym = sorted_sym[starts].tolist()
+        run_fam = sorted_fam[starts].tolist()
+        for start, end, sym, code in zip(starts, ends, run_sym, run_fam, strict=True):
+            members = sorted_alerts[start:end].tolist()
+            keys = sorted_keys[start:end].tolist()
+            book = self._book(names[sym])
             book.invalidate()
-            members = [place_alert[i] for i in order_list[start:end]]
-            keys = [place_key[i] for i in order_list[start:end]]
-            fam = _family_of(book, place_fam[first], members[0])
+            fam = _family_of(book, code, members[0])
             if fam.buckets:  # already populated: incremental inserts
                 for key, alert in zip(keys, members, strict=True):
                     fam.add(key, alert)
             else:
                 fam.load_sorted(keys, members)
-        expiring = [(a.expires_at, a.id) for a in alerts if a.expires_at is not None]
-        if expiring:
-            self._expiry.extend(expiring)  # type: ignore[arg-type]
-            heapq.heapify(self._expiry)
-        self._alerts.update(zip(ids, alerts, strict=True))
 
     def remove(self, alert_id: str) -> Alert:
         """Remove and return an alert. O(log n).
@@ -878,7 +902,7 @@ class AlertIndex:
                         assert len(bucket) > 1, "a lone alert must not keep a dict bucket"
                         members = list(bucket.items())
                     else:
-                        members = [(bucket.id, bucket)]  # type: ignore[union-attr]
+                        members = [(bucket.id, bucket)]  # type: ignore[union-attr,list-item]
                     for alert_id, alert in members:
                         assert alert.symbol == name
                         assert key in (alert.threshold, alert.lower, alert.upper, alert.pct)
@@ -900,6 +924,6 @@ class AlertIndex:
             expected = _slots(book, alert, rt is None or rt.armed)
             assert placed.get(alert_id) == len(expected), f"{alert_id} placed {placed.get(alert_id)}x"
             for fam, key in expected:
-                bucket = fam.buckets.get(key)
-                here = alert_id in bucket if type(bucket) is dict else getattr(bucket, "id", None) == alert_id
+                found = fam.buckets.get(key)
+                here = alert_id in found if isinstance(found, dict) else getattr(found, "id", None) == alert_id
                 assert here, f"{alert_id} not where its state says"

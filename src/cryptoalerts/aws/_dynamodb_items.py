@@ -1,8 +1,9 @@
-"""The single-table layout of the DynamoDB store: keys, attribute names, item codecs.
+"""The single-table layout of the DynamoDB store: keys, attribute names, item codecs, IAM actions.
 
-Pure data and pure functions (no botocore), so the CloudFormation emitter and the
-store read one definition and can never disagree. The layout and the reasons for
-it are written down in ``docs/dynamodb.md``.
+Pure data and pure functions (no botocore), so the CloudFormation emitter, the
+handler files' ``DEPLOY`` declarations and the store read one definition and can
+never disagree, and a handler file can import them without paying for botocore at
+cold start. The layout and the reasons for it are written down in ``docs/dynamodb.md``.
 
 Values that are only ever read back whole (an alert definition, a symbol's tick
 state, a fire) are stored as compact JSON strings: one ``S`` attribute parses far
@@ -22,6 +23,8 @@ from cryptoalerts.state import AlertState, SymbolState
 
 __all__ = [
     "CHANGE_BUCKETS",
+    "DYNAMODB_ACTIONS",
+    "DYNAMODB_INIT_ACTIONS",
     "GSI_BY_OWNER",
     "GSI_BY_SYMBOL",
     "GSI_CHANGES",
@@ -38,8 +41,34 @@ ALERT_SK: Final = "A"
 SYMBOL_SK: Final = "S"
 FIRE_PREFIX: Final = "F#"
 MARK_PREFIX: Final = "N#"
+# Notification mark attributes: claim nonce, claimed-at (epoch seconds), confirmed flag.
+MARK_NONCE: Final = "nonce"
+MARK_CLAIMED_AT: Final = "cat"
+MARK_CONFIRMED: Final = "ok"
 
 TTL_ATTRIBUTE: Final = "ttl"
+
+#: The IAM actions the store uses at run time, on the table and its indexes.
+#: ``TransactWriteItems`` has no IAM action of its own: it is authorised as the
+#: item actions it contains (the store's commits hold ``Put`` and ``Update`` only,
+#: never ``ConditionCheck`` or ``Delete``, so ``ConditionCheckItem``/``DeleteItem``
+#: are not needed).
+DYNAMODB_ACTIONS: Final = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:UpdateItem",
+)
+#: What ``DynamoDBStore.init`` needs in addition (deployment, not Lambda roles).
+DYNAMODB_INIT_ACTIONS: Final = (
+    "dynamodb:CreateTable",
+    "dynamodb:DescribeTable",
+    "dynamodb:DescribeTimeToLive",
+    "dynamodb:UpdateTimeToLive",
+)
 
 GSI_BY_SYMBOL: Final = "by_symbol"  # alerts of a symbol: asym -> item
 GSI_BY_OWNER: Final = "by_owner"  # alerts of an owner (sparse): own -> item
@@ -120,6 +149,7 @@ def fire_key(alert_id: str, seq: int) -> dict[str, Any]:
 
 
 def mark_key(alert_id: str, seq: int) -> dict[str, Any]:
+    """The notification mark of a fire: its claim (``nonce``, ``cat``) and confirmation (``ok``)."""
     return {PK: s("A#" + alert_id), SK: s(f"{MARK_PREFIX}{seq:0{_SEQ_WIDTH}d}")}
 
 

@@ -38,37 +38,19 @@ from urllib.parse import parse_qs, urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cryptoalerts.aws import _dynamodb_items as items
-from cryptoalerts.aws._dynamodb_items import table_spec
+from cryptoalerts.aws._dynamodb_items import DYNAMODB_ACTIONS, DYNAMODB_INIT_ACTIONS, table_spec
 from cryptoalerts.errors import StoreError, StoreNotInitializedError, ValidationError
 from cryptoalerts.model import Alert, Fired
 from cryptoalerts.state import AlertState, IndexState, SymbolState
-from cryptoalerts.stores._common import fire_order, is_live, not_initialized, parse_watermark
+from cryptoalerts.stores._common import claim_cutoff, fire_order, is_live, not_initialized, parse_watermark
 from cryptoalerts.stores.base import AlertStore, ChangeSet, CommitResult, Snapshot, StoredAlert, SymbolRecord
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
 
+# DYNAMODB_ACTIONS, DYNAMODB_INIT_ACTIONS and table_spec are defined in the botocore-free
+# layout module (handler files import them from there at no cold-start cost); re-exported here.
 __all__ = ["DYNAMODB_ACTIONS", "DYNAMODB_INIT_ACTIONS", "DynamoDBStore", "table_spec"]
-
-#: The IAM actions the store uses at run time, on the table and its indexes.
-#: ``TransactWriteItems`` has no IAM action of its own: it is authorised as the
-#: ``PutItem``/``UpdateItem`` actions it contains.
-DYNAMODB_ACTIONS: Final = (
-    "dynamodb:BatchGetItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:Query",
-    "dynamodb:Scan",
-    "dynamodb:UpdateItem",
-)
-#: What :meth:`DynamoDBStore.init` needs in addition (deployment, not Lambda roles).
-DYNAMODB_INIT_ACTIONS: Final = (
-    "dynamodb:CreateTable",
-    "dynamodb:DescribeTable",
-    "dynamodb:DescribeTimeToLive",
-    "dynamodb:UpdateTimeToLive",
-)
 
 MAX_TRANSACT_ACTIONS: Final = 100
 MAX_BATCH_WRITE: Final = 25
@@ -717,20 +699,37 @@ class DynamoDBStore(AlertStore):
         item = await self._get_item(items.fire_key(alert_id, seq))
         return None if item is None else items.decode_fire(item)
 
-    async def mark_notified(self, alert_id: str, seq: int) -> bool:
-        """Conditional put of a mark item; True only for the first caller.
+    async def claim_notification(self, alert_id: str, seq: int, *, now: float, lease_s: float) -> bool:
+        """Conditional put of the fire's mark item: absent, or unconfirmed and claimed before the cutoff.
 
-        The mark carries a random nonce, so a retry of our own put after a lost
-        response (which then fails the condition) still answers True.
+        The claim carries a random nonce, so botocore's retry of our own put after a
+        lost response (which then fails the condition against our own claim) still
+        answers True.
         """
+        cutoff = claim_cutoff(now, lease_s)
         nonce = uuid.uuid4().hex
+        item = {**items.mark_key(alert_id, seq), items.MARK_NONCE: items.s(nonce), items.MARK_CLAIMED_AT: items.n(now)}
         try:
             await self._call(
-                "put_item", passthrough=(_CONDITION_FAILED,), TableName=self.table_name,
-                Item={**items.mark_key(alert_id, seq), "nonce": items.s(nonce), "at": items.n(time.time())},
-                ConditionExpression="attribute_not_exists(pk)", ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                "put_item", passthrough=(_CONDITION_FAILED,), TableName=self.table_name, Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR (attribute_not_exists(#ok) AND #at < :cutoff)",
+                ExpressionAttributeNames={"#ok": items.MARK_CONFIRMED, "#at": items.MARK_CLAIMED_AT},
+                ExpressionAttributeValues={":cutoff": items.n(cutoff)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )  # fmt: skip
         except ClientError as exc:
             old: dict[str, Any] = dict(exc.response.get("Item") or {})  # type: ignore[call-overload]
-            return bool(old.get("nonce", {}).get("S") == nonce)
+            return bool(old.get(items.MARK_NONCE, {}).get("S") == nonce)
         return True
+
+    async def confirm_notification(self, alert_id: str, seq: int) -> None:
+        """Set the mark's ``ok`` flag (an upsert: idempotent, also without a claim)."""
+        await self._call(
+            "update_item", TableName=self.table_name, Key=items.mark_key(alert_id, seq),
+            UpdateExpression="SET #ok = :t", ExpressionAttributeNames={"#ok": items.MARK_CONFIRMED},
+            ExpressionAttributeValues={":t": {"BOOL": True}},
+        )  # fmt: skip
+
+    async def notification_confirmed(self, alert_id: str, seq: int) -> bool:
+        item = await self._get_item(items.mark_key(alert_id, seq))
+        return item is not None and items.MARK_CONFIRMED in item

@@ -58,7 +58,7 @@ from cryptoalerts.aws.destinations import (
 )
 from cryptoalerts.aws.invoke import InvokeError
 from cryptoalerts.aws.matcher import MatcherFunction, MatcherSettings
-from cryptoalerts.aws.processed import ProcessedFunction, ProcessedSettings
+from cryptoalerts.aws.processed import DEFAULT_LEASE_S, ProcessedFunction, ProcessedSettings
 from cryptoalerts.aws.publish import MemoryPublisher, Publisher
 from cryptoalerts.aws.webhook import WebhookFunction, WebhookSettings
 from cryptoalerts.deploy.spec import FunctionSpec
@@ -163,7 +163,8 @@ class LocalRuntime:
         store_url: the store all three functions open (``sqlite:///...`` or ``dynamodb://...``).
         secret: the webhook's HMAC secret.
         publisher: where ProcessedAlerts sends notifications (default: a :class:`MemoryPublisher`).
-        time_scale: multiplies Lambda's retry delays and maximum event age (1.0 is real time).
+        time_scale: multiplies Lambda's retry delays, maximum event age and ProcessedAlerts'
+            notification lease (1.0 is real time).
         duplicate: names of functions whose every async event is delivered twice.
         failure_path: JSONL file that receives failure records (the SQS queue's stand-in).
         serve: start the HTTP server (``url``); off for tests that only queue events.
@@ -256,8 +257,10 @@ class LocalRuntime:
             "AlertMatcher": MatcherFunction(
                 settings=MatcherSettings(self.store_url, async_limit_bytes=self.async_limit_bytes)
             ),
+            # The notification lease is scaled like the retry delays it is timed against.
             "ProcessedAlerts": ProcessedFunction(
-                settings=ProcessedSettings(self.store_url, None), publisher=self.publisher
+                settings=ProcessedSettings(self.store_url, None, DEFAULT_LEASE_S * self.time_scale),
+                publisher=self.publisher,
             ),
         }
         for name, app in apps.items():

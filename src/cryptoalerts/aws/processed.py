@@ -2,14 +2,23 @@
 
 Input is the Lambda Destinations record of a successful matcher invocation (see
 :mod:`~cryptoalerts.aws.destinations`). For every fire it carries, inline or by
-reference to the store, the function first claims the fire with
-``store.mark_notified(alert_id, seq)`` and publishes only if the claim is new: a
-record delivered twice, or two records covering the same fire, notify once.
+reference to the store, the function **claims, publishes, confirms**:
 
-The claim comes before the publish, as the store contract asks, so a publish that
-fails *after* its claim is not retried by a redelivery: that gap is logged with
-the fire's key at ERROR level (``notification lost``) and the invocation fails,
-so the record is kept by Lambda's retry and failure handling for inspection.
+1. ``store.claim_notification(alert_id, seq, now=..., lease_s=...)``: granted if
+   the fire was never claimed, or its claim was never confirmed and is older than
+   the lease. Refused and confirmed: a duplicate, skipped. Refused and not
+   confirmed: another invocation holds a live claim; it is left to that one.
+2. publish to SNS (message attributes ``alert_id``/``seq`` carry the key);
+3. ``store.confirm_notification(alert_id, seq)``.
+
+If a publish fails nothing is released (the claim simply expires) and, after the
+other fires were tried, the invocation raises, so Lambda retries the record; the
+retry that comes after the lease publishes again. A fire held by a live claim
+also makes the invocation raise, for the same reason: if that claimant fails, only
+a later retry of this record can still send it. Guarantee: **no notification is
+lost** while Lambda still retries (see ``docs/lambda.md`` for the lease and retry
+timing); a **duplicate** is possible only when a publish succeeded and its confirm
+failed, and consumers dedupe on the ``alert_id``/``seq`` attributes.
 
 A record that cannot be parsed is logged with its context and raises: it is never
 dropped silently. Failure records (``RetriesExhausted`` ...) are not expected here
@@ -19,7 +28,8 @@ dropped silently. Failure records (``RetriesExhausted`` ...) are not expected he
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,27 +38,51 @@ from cryptoalerts.aws.events import LambdaContext
 from cryptoalerts.aws.matcher import store_url_from_env
 from cryptoalerts.aws.publish import Publisher
 from cryptoalerts.aws.results import MatcherResult
-from cryptoalerts.aws.runtime import Container
+from cryptoalerts.aws.runtime import Container, env_float
 from cryptoalerts.aws.telemetry import Telemetry
-from cryptoalerts.errors import StoreError, ValidationError
+from cryptoalerts.errors import CryptoAlertsError, StoreError, ValidationError
 from cryptoalerts.model import Fired
 
 if TYPE_CHECKING:
     from cryptoalerts.stores import AlertStore
 
-__all__ = ["ProcessedFunction", "ProcessedSettings", "resolve_fires"]
+__all__ = ["DEFAULT_LEASE_S", "NotificationsPendingError", "ProcessedFunction", "ProcessedSettings", "resolve_fires"]
+
+#: How long a claim blocks other notifiers: longer than the function may run
+#: (timeout 30 s), so a live claimant is never doubled; shorter than Lambda's
+#: second retry (~180 s after the first attempt), so that retry can publish again.
+DEFAULT_LEASE_S = 120.0
+
+
+class NotificationsPendingError(CryptoAlertsError):
+    """Some fires of the record were not notified yet; raised so Lambda retries the record."""
+
+    def __init__(self, failed: list[tuple[str, int]], held: list[tuple[str, int]]) -> None:
+        self.failed = failed
+        self.held = held
+        super().__init__(
+            f"{len(failed)} publish(es) failed {failed[:5]}, {len(held)} fire(s) claimed by another invocation "
+            f"{held[:5]}; retry the record after the lease"
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class ProcessedSettings:
     store_url: str
     topic_arn: str | None
+    lease_s: float = DEFAULT_LEASE_S
+
+    def __post_init__(self) -> None:
+        if not self.lease_s > 0:
+            raise ValidationError("CRYPTOALERTS_NOTIFICATION_LEASE_S", self.lease_s, "must be a number of seconds > 0")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ProcessedSettings:
-        """Store as for the matcher; ``NOTIFICATIONS_TOPIC_ARN`` names the SNS topic."""
+        """Store as for the matcher; ``NOTIFICATIONS_TOPIC_ARN`` names the SNS topic;
+        ``CRYPTOALERTS_NOTIFICATION_LEASE_S`` the claim lease (default 120)."""
         env = os.environ if environ is None else environ
-        return cls(store_url_from_env(env), env.get("NOTIFICATIONS_TOPIC_ARN") or None)
+        lease = env_float("CRYPTOALERTS_NOTIFICATION_LEASE_S", DEFAULT_LEASE_S, environ=dict(env))
+        return cls(store_url_from_env(env), env.get("NOTIFICATIONS_TOPIC_ARN") or None, lease)
 
 
 async def resolve_fires(result: MatcherResult, store: AlertStore) -> list[Fired]:
@@ -83,10 +117,12 @@ class ProcessedFunction:
         settings: ProcessedSettings | None = None,
         store: AlertStore | None = None,
         publisher: Publisher | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._store = store
         self._publisher = publisher
+        self._clock = clock
         self.container = Container()
         self.telemetry = Telemetry("ProcessedAlerts")
 
@@ -135,21 +171,35 @@ class ProcessedFunction:
         store = await self._get_store()
         publisher = await self._get_publisher()
         fires = await resolve_fires(result, store)
+        lease_s = self.settings.lease_s
         published = duplicates = 0
+        failed: list[tuple[str, int]] = []
+        held: list[tuple[str, int]] = []
+        first_error: Exception | None = None
         for fire in fires:
-            if not await store.mark_notified(fire.alert_id, fire.seq):
-                duplicates += 1
+            alert_id, seq = fire.key
+            if not await store.claim_notification(alert_id, seq, now=self._clock(), lease_s=lease_s):
+                if await store.notification_confirmed(alert_id, seq):
+                    duplicates += 1
+                else:
+                    held.append(fire.key)
                 continue
             try:
                 await publisher.publish(fire)
-            except Exception:
+            except Exception as exc:  # any publish failure: the claim expires, a retry sends it
                 self.telemetry.logger.exception(
-                    "notification lost", extra={"alert_id": fire.alert_id, "seq": fire.seq}
+                    "publish failed; retried after the lease", extra={"alert_id": alert_id, "seq": seq}
                 )
-                raise
+                failed.append(fire.key)
+                first_error = first_error or exc
+                continue
+            await store.confirm_notification(alert_id, seq)
             published += 1
         self.telemetry.count("NotificationsPublished", published)
         self.telemetry.count("NotificationsDuplicate", duplicates)
+        if failed or held:
+            self.telemetry.count("NotificationsPending", len(failed) + len(held))
+            raise NotificationsPendingError(failed, held) from first_error
         self.telemetry.logger.info(
             "record processed",
             extra={

@@ -55,7 +55,8 @@ def _open_text(path: str) -> Iterator[IO[str]]:
         yield sys.stdin
         return
     try:
-        handle = open(path, encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+        # utf-8-sig: also reads files saved with a byte-order mark (spreadsheet CSV exports)
+        handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
     with handle:

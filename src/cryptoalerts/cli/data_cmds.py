@@ -186,9 +186,12 @@ def _print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[obje
         from rich.console import Console
         from rich.table import Table
     except ImportError:
+        cells = [[str(cell) for cell in row] for row in (header, *rows)]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
         print(title, file=stream)
-        for row in (header, *rows):
-            print("  " + "  ".join(f"{cell!s:>14}" for cell in row), file=stream)
+        for texts in cells:
+            line = [texts[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(texts[1:], widths[1:], strict=True))]
+            print("  " + "  ".join(line), file=stream)
         return
     table = Table(title=title, title_justify="left")
     for i, name in enumerate(header):
@@ -333,7 +336,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _demo_summary(alerts: list[Alert], totals: _Totals, timing: dict[str, float]) -> None:
     c = totals.counts
     rate = totals.ticks / timing["match"] if timing.get("match") else 0.0
-    _print_table("Ticks", ("", "count"), [
+    _print_table("Ticks and timing", ("", "count"), [
         ("accepted", f"{c.accepted:,}"),
         ("stale (late re-delivery)", f"{c.stale:,}"),
         ("duplicate (same ts and price)", f"{c.duplicate:,}"),

@@ -2,9 +2,10 @@
 
 Each file in ``adapters/lambda/`` sets a module-level ``DEPLOY = FunctionSpec(...)``;
 the template emitter reads those and nothing else, so the code and its deployment
-settings cannot drift apart. Targets are named by *logical resource name* in the
-emitted stack (another function's ``name``, or one of the stack's own resources:
-``AlertsTable``, ``FailureQueue``, ``NotificationsTopic``, ``WebhookSecret``).
+settings cannot drift apart. Targets are named by *logical name* in the emitted
+stack: another function's ``name``, one of the stack's own resources
+(``AlertsTable``, ``FailureQueue``, ``NotificationsTopic``), or the stack parameter
+``WebhookSecretArn`` (the secret lives outside the stack; only its ARN is passed in).
 """
 
 from __future__ import annotations

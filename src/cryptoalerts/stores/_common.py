@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 from cryptoalerts.errors import ValidationError
 from cryptoalerts.model import Alert, Fired, Trigger
 from cryptoalerts.state import AlertState
 
-__all__ = ["fire_order", "is_live", "not_initialized", "parse_watermark"]
+__all__ = ["claim_cutoff", "fire_order", "is_live", "not_initialized", "parse_watermark"]
 
 INIT_HINT = "run `cryptoalerts init` (or `await store.init()`) first"
 
@@ -45,3 +47,19 @@ def parse_watermark(watermark: str) -> int:
     if value < 0:
         raise ValidationError("watermark", watermark, "is not a watermark this store issued")
     return value
+
+
+def claim_cutoff(now: float, lease_s: float) -> float:
+    """Claims made *before* this time (``claimed_at < cutoff``) have expired.
+
+    The one place the lease boundary is computed: a claim exactly ``lease_s`` old
+    still holds, so every store grants and refuses at the same instant.
+
+    Raises:
+        ValidationError: ``now`` not finite, ``lease_s`` negative or not finite.
+    """
+    if not math.isfinite(now):
+        raise ValidationError("now", now, "must be a finite Unix time")
+    if not (math.isfinite(lease_s) and lease_s >= 0):
+        raise ValidationError("lease_s", lease_s, "must be a finite number of seconds >= 0")
+    return now - lease_s

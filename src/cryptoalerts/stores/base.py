@@ -13,6 +13,15 @@ first, the commit returns ``committed=False`` with the current record, and the
 engine re-reads the symbol's alert states and matches again from there. Fires are
 keyed by ``(alert_id, seq)`` and written idempotently, so a retry after a crash
 records each missing fire once and duplicates none.
+
+Notifications use a second mechanism, a **claim with a lease**. A notifier claims a
+fire (:meth:`AlertStore.claim_notification`) before sending it and confirms it
+(:meth:`AlertStore.confirm_notification`) after the send succeeded. A claim is
+granted when the fire was never claimed, or was claimed but not confirmed and the
+claim is older than the lease; so a notifier that crashed or failed to send
+between claim and confirm never blocks the fire for good: whoever asks after the
+lease sends it again. Result: no notification is lost; one is duplicated only if a
+send succeeded and its confirm did not (consumers dedupe on ``(alert_id, seq)``).
 """
 
 from __future__ import annotations
@@ -199,10 +208,33 @@ class AlertStore(abc.ABC):
     async def get_fire(self, alert_id: str, seq: int) -> Fired | None:
         """One recorded fire by its idempotency key, or None."""
 
+    # -- notifications ---------------------------------------------------------------
     @abc.abstractmethod
-    async def mark_notified(self, alert_id: str, seq: int) -> bool:
-        """Record that fire ``(alert_id, seq)`` was notified; True only the first time.
+    async def claim_notification(self, alert_id: str, seq: int, *, now: float, lease_s: float) -> bool:
+        """Claim the right to notify fire ``(alert_id, seq)``; True if this caller got it.
 
-        ProcessedAlerts calls this before publishing, so a destination record
-        delivered twice notifies once. Conditional write; safe under races.
+        Granted (and the claim time set to ``now``) when the fire was never claimed,
+        or was claimed at ``t`` but never confirmed and ``now - t > lease_s`` (the
+        earlier claimant is presumed dead: choose ``lease_s`` longer than a
+        notifier can run). Refused when it is confirmed, or claimed less than
+        ``lease_s`` ago. One conditional write: of callers racing for the same
+        fire, at most one gets True.
+
+        Raises:
+            ValidationError: ``lease_s`` is negative or not finite, or ``now`` is not finite.
+        """
+
+    @abc.abstractmethod
+    async def confirm_notification(self, alert_id: str, seq: int) -> None:
+        """Record that fire ``(alert_id, seq)`` was notified; no claim will be granted again.
+
+        Idempotent; allowed without a claim (it then only blocks later claims).
+        """
+
+    @abc.abstractmethod
+    async def notification_confirmed(self, alert_id: str, seq: int) -> bool:
+        """Whether :meth:`confirm_notification` was called for the fire. Strongly consistent.
+
+        Tells a refused claim apart: confirmed (done, a duplicate) or held by
+        another notifier whose lease has not expired (retry later).
         """

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from cryptoalerts.errors import StoreNotInitializedError
 from cryptoalerts.model import Alert, Fired
 from cryptoalerts.state import AlertState, IndexState, SymbolState
-from cryptoalerts.stores._common import fire_order, is_live, not_initialized, parse_watermark
+from cryptoalerts.stores._common import claim_cutoff, fire_order, is_live, not_initialized, parse_watermark
 from cryptoalerts.stores.base import (
     AlertStore,
     ChangeSet,
@@ -50,7 +50,8 @@ class MemoryStore(AlertStore):
         self._symbols: dict[str, SymbolRecord] = {}
         self._fires: dict[tuple[str, int], Fired] = {}
         self._max_seq: dict[str, int] = {}
-        self._notified: set[tuple[str, int]] = set()
+        self._claimed_at: dict[tuple[str, int], float] = {}
+        self._confirmed: set[tuple[str, int]] = set()
 
     def __repr__(self) -> str:
         return f"MemoryStore(alerts={len(self._alerts)}, fires={len(self._fires)})"
@@ -185,10 +186,22 @@ class MemoryStore(AlertStore):
         await self._ready()
         return self._fires.get((alert_id, seq))
 
-    async def mark_notified(self, alert_id: str, seq: int) -> bool:
+    async def claim_notification(self, alert_id: str, seq: int, *, now: float, lease_s: float) -> bool:
+        cutoff = claim_cutoff(now, lease_s)
         await self._ready()
         key = (alert_id, seq)
-        if key in self._notified:
+        if key in self._confirmed:
             return False
-        self._notified.add(key)
+        claimed_at = self._claimed_at.get(key)
+        if claimed_at is not None and claimed_at >= cutoff:
+            return False
+        self._claimed_at[key] = now
         return True
+
+    async def confirm_notification(self, alert_id: str, seq: int) -> None:
+        await self._ready()
+        self._confirmed.add((alert_id, seq))
+
+    async def notification_confirmed(self, alert_id: str, seq: int) -> bool:
+        await self._ready()
+        return (alert_id, seq) in self._confirmed

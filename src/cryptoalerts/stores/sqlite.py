@@ -16,7 +16,7 @@ Schema (``init`` creates it; ``docs/stores.md`` explains it)::
     deleted_alerts(id PRIMARY KEY, change)        -- tombstones for changes_since
     symbols(symbol PRIMARY KEY, version, state JSON)
     fires(alert_id, seq, symbol, ts, record JSON, PRIMARY KEY(alert_id, seq))
-    notified(alert_id, seq, notified_at, PRIMARY KEY(alert_id, seq))
+    notifications(alert_id, seq, claimed_at, confirmed, PRIMARY KEY(alert_id, seq))
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any, Final, TypeVar
 from cryptoalerts.errors import StoreError, StoreNotInitializedError
 from cryptoalerts.model import Alert, Fired
 from cryptoalerts.state import AlertState, IndexState, SymbolState
-from cryptoalerts.stores._common import is_live, not_initialized, parse_watermark
+from cryptoalerts.stores._common import claim_cutoff, is_live, not_initialized, parse_watermark
 from cryptoalerts.stores.base import (
     AlertStore,
     ChangeSet,
@@ -77,12 +77,21 @@ CREATE TABLE IF NOT EXISTS fires (
 );
 CREATE INDEX IF NOT EXISTS fires_by_symbol_ts ON fires (symbol, ts);
 CREATE INDEX IF NOT EXISTS fires_by_ts ON fires (ts);
-CREATE TABLE IF NOT EXISTS notified (
+CREATE TABLE IF NOT EXISTS notifications (
     alert_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    notified_at REAL NOT NULL,
+    claimed_at REAL,
+    confirmed INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (alert_id, seq)
 );
+"""
+
+# One statement, so one atomic conditional write: insert a claim, or take over an
+# unconfirmed claim older than the lease; otherwise change nothing (rowcount 0).
+_CLAIM: Final = """
+INSERT INTO notifications (alert_id, seq, claimed_at, confirmed) VALUES (?, ?, ?, 0)
+ON CONFLICT (alert_id, seq) DO UPDATE SET claimed_at = excluded.claimed_at
+WHERE confirmed = 0 AND (claimed_at IS NULL OR claimed_at < ?)
 """
 
 # New rows start after the id's last recorded fire, so a deleted-then-recreated
@@ -371,12 +380,23 @@ class SQLiteStore(AlertStore):
         )
         return None if row is None else _fire_of(row[0])
 
-    async def mark_notified(self, alert_id: str, seq: int) -> bool:
-        def mark(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO notified (alert_id, seq, notified_at) VALUES (?, ?, ?)",
-                (alert_id, seq, time.time()),
-            )
-            return cur.rowcount == 1
+    async def claim_notification(self, alert_id: str, seq: int, *, now: float, lease_s: float) -> bool:
+        args = (alert_id, seq, now, claim_cutoff(now, lease_s))
+        return await self._run(lambda conn: conn.execute(_CLAIM, args).rowcount == 1)
 
-        return await self._run(mark)
+    async def confirm_notification(self, alert_id: str, seq: int) -> None:
+        await self._run(
+            lambda conn: conn.execute(
+                "INSERT INTO notifications (alert_id, seq, claimed_at, confirmed) VALUES (?, ?, NULL, 1)"
+                " ON CONFLICT (alert_id, seq) DO UPDATE SET confirmed = 1",
+                (alert_id, seq),
+            )
+        )
+
+    async def notification_confirmed(self, alert_id: str, seq: int) -> bool:
+        row = await self._run(
+            lambda conn: conn.execute(
+                "SELECT confirmed FROM notifications WHERE alert_id = ? AND seq = ?", (alert_id, seq)
+            ).fetchone()
+        )
+        return row is not None and bool(row[0])
