@@ -69,11 +69,18 @@ class IndexVersusModel(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.fast = AlertIndex(history_s=HISTORY_S)
+        self.fast = self._forced(AlertIndex(history_s=HISTORY_S))
         self.twin = AlertIndex(history_s=HISTORY_S)
         self.model = ReferenceIndex(history_s=HISTORY_S)
         self.counter = 0
         self.clock = dict.fromkeys(SYMBOLS, 0.0)
+
+    @staticmethod
+    def _forced(index: AlertIndex) -> AlertIndex:
+        """Make tiny batches take the vectorised path and switch phases often."""
+        index._min_vector_run = 1
+        index._quiet_run = 1
+        return index
 
     def _all(self) -> tuple[Any, ...]:
         return (self.fast, self.twin, self.model)
@@ -177,6 +184,7 @@ class IndexVersusModel(RuleBasedStateMachine):
         rebuilt = AlertIndex.from_alerts(self.fast.alerts(), history_s=HISTORY_S)
         rebuilt.restore_state(state)
         rebuilt.counts = self.fast.counts
+        self._forced(rebuilt)
         assert sorted(a.id for a in rebuilt.alerts()) == sorted(a.id for a in self.fast.alerts())
         self.fast = rebuilt
 

@@ -35,6 +35,7 @@ _LEVEL = frozenset({_A, _B, _MU, _MD})
 _ONCE = Trigger.ONCE
 DEFAULT_HISTORY_S = 3600.0
 _FIRST_CHUNK = 16
+_QUIET_RUN = 8  # quiet ticks in a row before a batch switches back to vectorised skipping
 _MIN_VECTOR_RUN = 64  # fewer ticks per symbol than this: the per-tick loop is faster
 _by_alert_id = operator.attrgetter("alert_id")
 _FRESH = AlertState()
@@ -158,6 +159,10 @@ class AlertIndex:
     keeps each symbol's accepted ticks of the last ``history_s`` seconds, and
     rejects alerts with a longer ``window_s``.
     """
+
+    # Batch tunables (see docs/implementation.md); tests lower them to force every path.
+    _min_vector_run = _MIN_VECTOR_RUN
+    _quiet_run = _QUIET_RUN
 
     def __init__(self, alerts: Iterable[Alert] = (), *, history_s: float = DEFAULT_HISTORY_S) -> None:
         if not (history_s > 0 and math.isfinite(history_s)):
@@ -453,7 +458,7 @@ class AlertIndex:
         if isinstance(symbols, str):
             if not symbols:
                 raise ValidationError("symbols", symbols, "must be non-empty strings")
-            if n < _MIN_VECTOR_RUN:
+            if n < self._min_vector_run:
                 return self._batch_loop([symbols] * n, p.tolist(), t.tolist())
             return [f for _, f in self._batch_symbol(symbols, p, t, None)]
         syms = symbols if isinstance(symbols, list) else list(symbols)
@@ -465,7 +470,7 @@ class AlertIndex:
         for sym in codes:
             if not isinstance(sym, str) or not sym:
                 raise ValidationError("symbols", sym, "must be non-empty strings")
-        if n < _MIN_VECTOR_RUN * len(codes):
+        if n < self._min_vector_run * len(codes):
             # A few ticks per symbol: numpy's per-call cost would exceed the work,
             # so run the per-tick fast path over the batch in order.
             return self._batch_loop(syms, p.tolist(), t.tolist())
@@ -551,36 +556,56 @@ class AlertIndex:
             return []
         ap = p[acc]
         at = t[acc]
+        apl = ap.tolist()
+        atl = at.tolist()
         out: list[tuple[int, Fired]] = []
-        pos = 0
-        chunk = _FIRST_CHUNK
         slow = self._slow
+        quiet_run = self._quiet_run
+        pos = 0
         while pos < m:
-            end = min(m, pos + chunk)
-            cp = ap[pos:end]
-            ct = at[pos:end]
-            loud = (cp < book.lo) | (cp > book.hi) | (ct >= book.next_event)
-            hits = np.flatnonzero(loud)
-            stop = end if hits.shape[0] == 0 else pos + int(hits[0])
-            if stop > pos:  # ticks pos..stop-1 are quiet: they only move the last price and history
-                counts.accepted += stop - pos
-                book.last_price = float(ap[stop - 1])
-                book.last_ts = float(at[stop - 1])
-                book.hist_ts.extend(at[pos:stop].tolist())
-                book.hist_p.extend(ap[pos:stop].tolist())
-                if len(book.hist_ts) >= book.trim_at:
-                    self._trim(book, book.last_ts)
-            if stop == end:
-                pos = end
-                chunk *= 2
-                continue
-            counts.accepted += 1
-            fires = slow(book, float(ap[stop]), float(at[stop]))
-            if fires:
-                where = int(acc[stop]) if positions is None else int(positions[acc[stop]])
-                out.extend((where, f) for f in fires)
-            pos = stop + 1
+            # Scalar phase: tick by tick while ticks leave the band (a busy symbol), until
+            # _QUIET_RUN quiet ticks in a row suggest a long quiet stretch ahead.
+            quiet = 0
+            while pos < m and quiet < quiet_run:
+                price = apl[pos]
+                ts = atl[pos]
+                counts.accepted += 1
+                if book.lo <= price <= book.hi and ts < book.next_event:
+                    quiet += 1
+                    book.last_price = price
+                    book.last_ts = ts
+                    book.hist_ts.append(ts)
+                    book.hist_p.append(price)
+                else:
+                    quiet = 0
+                    fires = slow(book, price, ts)
+                    if fires:
+                        where = int(acc[pos]) if positions is None else int(positions[acc[pos]])
+                        out.extend((where, f) for f in fires)
+                pos += 1
+            if len(book.hist_ts) >= book.trim_at:
+                self._trim(book, book.last_ts)
+            # Vector phase: skip quiet runs in galloping chunks (16, 32, 64, ...) until
+            # a tick leaves the band; the scalar phase then takes that tick.
             chunk = _FIRST_CHUNK
+            while pos < m:
+                end = min(m, pos + chunk)
+                cp = ap[pos:end]
+                ct = at[pos:end]
+                hits = np.flatnonzero((cp < book.lo) | (cp > book.hi) | (ct >= book.next_event))
+                stop = end if hits.shape[0] == 0 else pos + int(hits[0])
+                if stop > pos:  # quiet ticks only move the last price and the history
+                    counts.accepted += stop - pos
+                    book.last_price = apl[stop - 1]
+                    book.last_ts = atl[stop - 1]
+                    book.hist_ts.extend(atl[pos:stop])
+                    book.hist_p.extend(apl[pos:stop])
+                    if len(book.hist_ts) >= book.trim_at:
+                        self._trim(book, book.last_ts)
+                pos = stop
+                if stop < end:
+                    break
+                chunk *= 2
         return out
 
     def _trim(self, book: Book, ts: float) -> None:
