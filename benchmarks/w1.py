@@ -38,7 +38,10 @@ class Workload:
     names: list[str]  # the symbol universe
 
 
-def make_w1(n_alerts: int = 1_000_000, n_ticks: int = 1_000_000, n_symbols: int = 1_000, seed: int = 1) -> Workload:
+def make_w1(
+    n_alerts: int = 1_000_000, n_ticks: int = 1_000_000, n_symbols: int = 1_000, seed: int = 1, rearm: float = 0.0
+) -> Workload:
+    """W1; ``rearm`` is the share of alerts with ``trigger="rearm"`` (W1 leaves it open: default once)."""
     rng = np.random.default_rng(seed)
     names = [f"S{i:04d}-USD" for i in range(n_symbols)]
     start = np.exp(rng.uniform(np.log(0.05), np.log(60_000), n_symbols))
@@ -47,7 +50,7 @@ def make_w1(n_alerts: int = 1_000_000, n_ticks: int = 1_000_000, n_symbols: int 
     kind = rng.random(n_alerts)
     side = rng.random(n_alerts) < 0.5
     frac = rng.uniform(0.001, 0.20, n_alerts)
-    once = rng.random(n_alerts) < 0.7
+    once = rng.random(n_alerts) >= rearm
     alerts: list[Alert] = []
     append = alerts.append
     for i in range(n_alerts):
@@ -229,13 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of W1's alerts and ticks")
     parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--rearm", type=float, default=0.0, help="share of rearm alerts (default: all once)")
     args = parser.parse_args(argv)
     n_alerts = max(1000, int(1_000_000 * args.scale))
     n_ticks = max(1000, int(1_000_000 * args.scale))
     t0 = time.perf_counter()
-    w = make_w1(n_alerts, n_ticks)
-    print(f"W1: {n_alerts:,} alerts, {n_ticks:,} ticks, {len(w.names):,} symbols (generated in "
-          f"{time.perf_counter() - t0:.1f} s)")  # fmt: skip
+    w = make_w1(n_alerts, n_ticks, rearm=args.rearm)
+    print(f"W1: {n_alerts:,} alerts ({args.rearm:.0%} rearm), {n_ticks:,} ticks, {len(w.names):,} symbols "
+          f"(generated in {time.perf_counter() - t0:.1f} s)")  # fmt: skip
     build = measure_build(w)
     print(f"bulk build:    {build['build_s']:.3f} s   (baseline dict by id: {build['dict_baseline_s']:.3f} s)")
     print(f"memory:        {build['index_bytes_per_alert']:.0f} B/alert held by the index "

@@ -204,7 +204,8 @@ class Book:
     __slots__ = (
         "above_a", "above_d", "below_a", "below_d",
         "cd", "cu", "el", "eu", "heap", "hi", "hist_base", "hist_p", "hist_ts",
-        "last_price", "last_ts", "lo", "next_event", "parked", "pct", "symbol", "trim_at", "xl", "xu",
+        "last_price", "last_ts", "lo", "next_event", "parked", "pct", "phi", "plo", "pnext", "symbol",
+        "trim_at", "xl", "xu",
     )  # fmt: skip
 
     def __init__(self, symbol: str) -> None:
@@ -215,6 +216,11 @@ class Book:
         self.lo = _INF
         self.hi = -_INF
         self.next_event = _INF
+        # The percentage groups' share of the band, kept apart: a slow tick inside it
+        # (caused by some other family) need not look at the percentage alerts at all.
+        self.plo = _INF
+        self.phi = -_INF
+        self.pnext = _INF
         self.above_a = Family()  # above: once, and rearm armed; key threshold
         self.above_d = Family()  # above: rearm disarmed
         self.below_a = Family()
@@ -233,10 +239,13 @@ class Book:
         self.hist_base = 0  # absolute position of hist_*[0] (trimming moves it on)
         self.trim_at = 4096
 
-    def invalidate(self) -> None:
-        """Force the next accepted tick onto the slow path (alerts changed)."""
+    def invalidate(self, pct: bool = True) -> None:
+        """Force the next accepted tick onto the slow path (and ``pct``: the percentage groups too)."""
         self.lo = _INF
         self.hi = -_INF
+        if pct:
+            self.plo = _INF
+            self.phi = -_INF
 
     def families(self) -> list[Family]:
         fams = [

@@ -80,6 +80,43 @@ def _window_extremes(book: Book, group: PctGroup, start_ts: float) -> tuple[floa
     return lo, hist_ts[lo_pos - base], hi, hist_ts[hi_pos - base]
 
 
+def _pct_band(
+    book: Book, p: float, stats: dict[float, tuple[float, float, float, float]]
+) -> tuple[float, float, float]:
+    """The percentage groups' quiet band ``(lo, hi, next_event)`` around price ``p``.
+
+    Percentage bounds are decided exactly on the slow path; the band keeps a
+    relative margin so it never claims a tie (see ``model.pct_up_holds``).
+    """
+    lo = -_INF
+    hi = _INF
+    next_event = _INF
+    for w, (m, tmin, mx, tmax) in stats.items():
+        group = book.pct.get(w)
+        if group is None:
+            continue
+        if group.ua.buckets:
+            # Fires iff price >= (1+p0/100) * (future window min). New ticks stay >= floor
+            # and old ones are >= m, so that min is >= floor: half the way to the
+            # threshold is given to a fall, half to a rise.
+            p0 = group.ua.first()
+            floor = min(m, p / (1 + p0 / 200))
+            lo = max(lo, floor)
+            hi = min(hi, (1 + p0 / 100) * floor * _LOW)
+        if group.ud.buckets:  # re-arms iff price < (1+p1/100) * min; min <= m until it expires
+            lo = max(lo, (1 + group.ud.last() / 100) * m * _HIGH)
+            next_event = min(next_event, tmin + w - ((abs(tmin) + w) * 4e-16 + 1e-9))
+        if group.da.buckets:
+            p0 = group.da.first()
+            ceiling = max(mx, p * (1 + p0 / 200))
+            hi = min(hi, ceiling)
+            lo = max(lo, (1 - p0 / 100) * ceiling * _HIGH)
+        if group.dd.buckets:
+            hi = min(hi, (1 - group.dd.last() / 100) * mx * _LOW)
+            next_event = min(next_event, tmax + w - ((abs(tmax) + w) * 4e-16 + 1e-9))
+    return lo, hi, next_event
+
+
 def _has(nearest: float | None, limit: float, inclusive: bool) -> bool:
     """Whether the nearest key above ``prev`` is still on this side of ``limit``."""
     if nearest is None:
@@ -222,7 +259,7 @@ class AlertIndex:
             fam.add(key, alert)
         if alert.expires_at is not None:
             heapq.heappush(self._expiry, (alert.expires_at, alert.id))
-        book.invalidate()
+        book.invalidate(pct=alert.window_s is not None)
 
     def add_many(self, alerts: Iterable[Alert]) -> None:
         """Add many alerts, sorting each family once: O(n log n), mostly in C.
@@ -333,7 +370,7 @@ class AlertIndex:
         else:
             for fam, key in _slots(book, alert, rt is None or rt.armed):
                 fam.discard(key, alert_id)
-        book.invalidate()
+        book.invalidate(pct=alert.window_s is not None)
         return alert
 
     def discard(self, alert_id: str) -> None:
@@ -638,6 +675,7 @@ class AlertIndex:
             if rt is not None and rt.parked == token:
                 alert = book.parked.pop(alert_id)
                 rt.parked = 0
+                book.plo, book.phi = _INF, -_INF  # it may be a percentage alert
                 # create: its percentage group may have emptied and gone while it cooled down
                 for fam, key in _slots(book, alert, True, create=True):
                     fam.add(key, alert)
@@ -696,7 +734,9 @@ class AlertIndex:
                     for alert in fam.collect(list(fam.keys.irange(price, prev, (False, True)))):
                         if prev <= alert.upper:  # type: ignore[operator]
                             fire(book, alert, price, prev, ts, fires)
-        stats = self._match_pct(book, price, prev, ts, fires) if book.pct else None
+        stats = None
+        if book.pct and not (book.plo <= price <= book.phi and ts < book.pnext):
+            stats = self._match_pct(book, price, prev, ts, fires)
         book.last_price = price
         book.last_ts = ts
         self._rebalance(book, stats)
@@ -833,34 +873,12 @@ class AlertIndex:
                 if k_hi is not None:
                     hi = min(hi, k_hi)
         next_event = book.heap[0][0] if book.heap else _INF
-        if stats:
-            for w, (m, tmin, mx, tmax) in stats.items():
-                group = book.pct.get(w)
-                if group is None:
-                    continue
-                # Percentage bounds are decided exactly on the slow path; the band
-                # keeps a relative margin so it never claims a tie (model.pct_up_holds).
-                if group.ua.buckets:
-                    # Fires iff price >= (1+p0/100) * (future window min). New ticks stay
-                    # >= floor and old ones are >= m, so that min is >= floor: half the
-                    # way to the threshold is given to a fall, half to a rise.
-                    p0 = group.ua.first()
-                    floor = min(m, p / (1 + p0 / 200))
-                    lo = max(lo, floor)
-                    hi = min(hi, (1 + p0 / 100) * floor * _LOW)
-                if group.ud.buckets:  # re-arms iff price < (1+p1/100) * min; min <= m until it expires
-                    lo = max(lo, (1 + group.ud.last() / 100) * m * _HIGH)
-                    next_event = min(next_event, tmin + w - ((abs(tmin) + w) * 4e-16 + 1e-9))
-                if group.da.buckets:
-                    p0 = group.da.first()
-                    ceiling = max(mx, p * (1 + p0 / 200))
-                    hi = min(hi, ceiling)
-                    lo = max(lo, (1 - p0 / 100) * ceiling * _HIGH)
-                if group.dd.buckets:
-                    hi = min(hi, (1 - group.dd.last() / 100) * mx * _LOW)
-                    next_event = min(next_event, tmax + w - ((abs(tmax) + w) * 4e-16 + 1e-9))
-        elif book.pct:
-            lo, hi = _INF, -_INF  # no window statistics yet: stay on the slow path
+        if stats is not None:
+            book.plo, book.phi, book.pnext = _pct_band(book, p, stats)
+        if book.pct:
+            lo = max(lo, book.plo)
+            hi = min(hi, book.phi)
+            next_event = min(next_event, book.pnext)
         book.lo = lo
         book.hi = hi
         book.next_event = next_event
