@@ -52,3 +52,19 @@ class StoreNotInitializedError(StoreError):
 
 class ConflictError(StoreError):
     """A conditional write lost against another writer; re-read and retry."""
+
+
+class NotificationsPendingError(CryptoAlertsError):
+    """Some fires of a destination record were not notified yet; raised so Lambda retries it.
+
+    ``failed`` publishes are retried once their claim's lease runs out; ``held`` fires
+    are claimed by another invocation that may still be publishing them.
+    """
+
+    def __init__(self, failed: list[tuple[str, int]], held: list[tuple[str, int]]) -> None:
+        self.failed = failed
+        self.held = held
+        super().__init__(
+            f"{len(failed)} publish(es) failed {failed[:5]}, {len(held)} fire(s) claimed by another invocation "
+            f"{held[:5]}; retry the record after the lease"
+        )

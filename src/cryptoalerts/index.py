@@ -9,10 +9,12 @@ import math
 import operator
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
+from sortedcontainers import SortedList
 
 from cryptoalerts._book import Book, Family, PctGroup, Runtime, above, below
 from cryptoalerts.errors import AlertNotFoundError, DuplicateAlertError, ValidationError
@@ -115,6 +117,24 @@ def _pct_band(
             hi = min(hi, (1 - group.dd.last() / 100) * mx * _LOW)
             next_event = min(next_event, tmax + w - ((abs(tmax) + w) * 4e-16 + 1e-9))
     return lo, hi, next_event
+
+
+def _holding_prefix(keys: SortedList, holds: Callable[[float], bool]) -> list[float]:
+    """The leading keys for which ``holds`` is true (it is monotone: true, then false)."""
+    n = 0
+    size = len(keys)
+    while n < size and holds(keys[n]):
+        n += 1
+    return list(keys.islice(0, n)) if n else []
+
+
+def _failing_suffix(keys: SortedList, holds: Callable[[float], bool]) -> list[float]:
+    """The trailing keys for which ``holds`` is false (it is monotone: true, then false)."""
+    n = len(keys)
+    start = n
+    while start > 0 and not holds(keys[start - 1]):
+        start -= 1
+    return list(keys.islice(start, n)) if start < n else []
 
 
 def _has(nearest: float | None, limit: float, inclusive: bool) -> bool:
@@ -757,38 +777,17 @@ class AlertIndex:
             stats[w] = extremes = _window_extremes(book, group, ts - w)
             lo = extremes[0]
             hi = extremes[2]
-            fam = group.ua
-            keys = fam.keys
-            if keys and pct_up_holds(price, keys[0], lo):
-                n = 1
-                while n < len(keys) and pct_up_holds(price, keys[n], lo):
-                    n += 1
-                for alert in fam.collect(list(keys.islice(0, n))):
-                    self._fire(book, alert, price, prev, ts, fires)
-            fam = group.ud
-            keys = fam.keys
-            if keys and not pct_up_holds(price, keys[-1], lo):
-                n = len(keys) - 1
-                while n > 0 and not pct_up_holds(price, keys[n - 1], lo):
-                    n -= 1
-                for alert in fam.collect(list(keys.islice(n, None))):
-                    self._rearm(book, alert, ts)
-            fam = group.da
-            keys = fam.keys
-            if keys and pct_down_holds(price, keys[0], hi):
-                n = 1
-                while n < len(keys) and pct_down_holds(price, keys[n], hi):
-                    n += 1
-                for alert in fam.collect(list(keys.islice(0, n))):
-                    self._fire(book, alert, price, prev, ts, fires)
-            fam = group.dd
-            keys = fam.keys
-            if keys and not pct_down_holds(price, keys[-1], hi):
-                n = len(keys) - 1
-                while n > 0 and not pct_down_holds(price, keys[n - 1], hi):
-                    n -= 1
-                for alert in fam.collect(list(keys.islice(n, None))):
-                    self._rearm(book, alert, ts)
+            # Moves fire for a prefix of the pcts (sorted ascending) and fail for a suffix.
+            up = partial(pct_up_holds, price, low=lo)
+            down = partial(pct_down_holds, price, high=hi)
+            for alert in group.ua.collect(_holding_prefix(group.ua.keys, up)):
+                self._fire(book, alert, price, prev, ts, fires)
+            for alert in group.ud.collect(_failing_suffix(group.ud.keys, up)):
+                self._rearm(book, alert, ts)
+            for alert in group.da.collect(_holding_prefix(group.da.keys, down)):
+                self._fire(book, alert, price, prev, ts, fires)
+            for alert in group.dd.collect(_failing_suffix(group.dd.keys, down)):
+                self._rearm(book, alert, ts)
         return stats
 
     def _fire(self, book: Book, alert: Alert, price: float, prev: float | None, ts: float, fires: list[Fired]) -> None:

@@ -40,7 +40,7 @@ from cryptoalerts.aws.publish import Publisher
 from cryptoalerts.aws.results import MatcherResult
 from cryptoalerts.aws.runtime import Container, env_float
 from cryptoalerts.aws.telemetry import Telemetry
-from cryptoalerts.errors import CryptoAlertsError, StoreError, ValidationError
+from cryptoalerts.errors import NotificationsPendingError, StoreError, ValidationError
 from cryptoalerts.model import Fired
 
 if TYPE_CHECKING:
@@ -52,18 +52,6 @@ __all__ = ["DEFAULT_LEASE_S", "NotificationsPendingError", "ProcessedFunction", 
 #: (timeout 30 s), so a live claimant is never doubled; shorter than Lambda's
 #: second retry (~180 s after the first attempt), so that retry can publish again.
 DEFAULT_LEASE_S = 120.0
-
-
-class NotificationsPendingError(CryptoAlertsError):
-    """Some fires of the record were not notified yet; raised so Lambda retries the record."""
-
-    def __init__(self, failed: list[tuple[str, int]], held: list[tuple[str, int]]) -> None:
-        self.failed = failed
-        self.held = held
-        super().__init__(
-            f"{len(failed)} publish(es) failed {failed[:5]}, {len(held)} fire(s) claimed by another invocation "
-            f"{held[:5]}; retry the record after the lease"
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,13 +110,10 @@ def _limits(args: argparse.Namespace, cls: Any) -> Any:
 
 
 def _build(args: argparse.Namespace, code_uri: str | None) -> dict[str, Any]:
+    from cryptoalerts.aws._dynamodb_items import table_spec  # pure data: no SDK import
     from cryptoalerts.deploy.handlers import load_specs
     from cryptoalerts.deploy.template import build_template
 
-    try:
-        from cryptoalerts.aws.dynamodb import table_spec
-    except ImportError as exc:
-        raise UsageError(f"the DynamoDB table spec needs the 'aws' extra ({exc})") from exc
     return build_template(load_specs(args.handlers_dir), table_spec("AlertsTable"), _options(args, code_uri))
 
 
