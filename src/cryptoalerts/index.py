@@ -255,6 +255,11 @@ class AlertIndex:
     def add(self, alert: Alert, state: AlertState | None = None) -> None:
         """Add an alert, optionally with its firing state. O(log n).
 
+        >>> index = AlertIndex()
+        >>> index.add(Alert(id="a", symbol="BTC", condition="below", threshold=60_000))
+        >>> len(index), "a" in index
+        (1, True)
+
         Raises:
             DuplicateAlertError: an alert with that id is already indexed.
             ValidationError: ``window_s`` exceeds ``history_s``.
@@ -376,6 +381,13 @@ class AlertIndex:
     def remove(self, alert_id: str) -> Alert:
         """Remove and return an alert. O(log n).
 
+        >>> index = AlertIndex([Alert(id="a", symbol="BTC", condition="above", threshold=1)])
+        >>> index.remove("a").id, len(index)
+        ('a', 0)
+        >>> index.remove("a")
+        Traceback (most recent call last):
+        cryptoalerts.errors.AlertNotFoundError: no alert with id 'a'
+
         Raises:
             AlertNotFoundError: no such alert (a ``KeyError``).
         """
@@ -394,7 +406,10 @@ class AlertIndex:
         return alert
 
     def discard(self, alert_id: str) -> None:
-        """Remove an alert if present; silent otherwise. O(log n)."""
+        """Remove an alert if present; silent otherwise. O(log n).
+
+        >>> AlertIndex().discard("missing")  # no error
+        """
         if alert_id in self._alerts:
             self.remove(alert_id)
 
@@ -435,7 +450,12 @@ class AlertIndex:
         return list(self._books)
 
     def purge_expired(self, now: float) -> int:
-        """Remove alerts with ``expires_at <= now``; returns how many. O(k log n)."""
+        """Remove alerts with ``expires_at <= now``; returns how many. O(k log n).
+
+        >>> index = AlertIndex([Alert(id="a", symbol="S", condition="above", threshold=1, expires_at=10)])
+        >>> index.purge_expired(9), index.purge_expired(10), len(index)
+        (0, 1, 0)
+        """
         expiry = self._expiry
         alerts = self._alerts
         removed = 0
@@ -494,6 +514,10 @@ class AlertIndex:
         are found with cumulative maxima, and runs of ticks inside the quiet band
         are skipped with vectorised comparisons; only ticks that may fire go
         through the per-tick path.
+
+        >>> index = AlertIndex([Alert(id="x", symbol="ETH", condition="crosses_up", threshold=3000)])
+        >>> [(f.alert_id, f.ts) for f in index.match_batch("ETH", [2990.5, 3001.0, 3002.0], [1, 2, 3])]
+        [('x', 2.0)]
 
         Raises:
             ValidationError: lengths differ, or a price is not finite and > 0, or
