@@ -322,6 +322,18 @@ def test_tick_rejects_bad_values(args: tuple[Any, ...], field: str) -> None:
     assert err.value.field == field
 
 
+def test_metadata_is_carried_and_never_interpreted() -> None:
+    alert = Alert(id="m", symbol="BTC", condition="above", threshold=1, metadata={"team": "desk-2", "tags": [1]})
+    assert Alert.from_dict(alert.to_dict()) == alert
+    assert Alert.from_dict({**alert.to_dict(), "metadata": '{"team": "desk-2", "tags": [1]}'}) == alert
+    assert hash(alert) == hash(Alert(id="m", symbol="BTC", condition="above", threshold=1))
+    fired = AlertIndex([alert]).match(Tick("BTC", 2, 1))
+    assert [f.alert_id for f in fired] == ["m"]
+    with pytest.raises(ValidationError) as err:
+        Alert(id="m", symbol="BTC", condition="above", threshold=1, metadata="[1, 2]")
+    assert err.value.field == "metadata"
+
+
 def test_alert_round_trips_through_dict() -> None:
     alert = Alert(
         id="a", symbol="BTC", condition="moves_down_pct", pct="2.5", window_s=60,

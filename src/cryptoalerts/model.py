@@ -21,8 +21,10 @@ times to about 0.24 microseconds, so microsecond timestamps survive unchanged.
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
@@ -114,6 +116,19 @@ def _optional_text(field_name: str, value: object) -> str | None:
     return value
 
 
+def _metadata(value: object) -> dict[str, Any] | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValidationError("metadata", value, "is not a JSON object") from None
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise ValidationError("metadata", value, "must be a mapping with string keys")
+    return dict(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
     """A price alert on one symbol.
@@ -124,7 +139,8 @@ class Alert:
     Parameters by condition: ``threshold`` for above/below/crosses*, ``lower`` and
     ``upper`` (``lower < upper``) for the channels, ``pct`` (> 0) and ``window_s``
     (> 0) for the percentage moves; the others must be left ``None``.
-    ``owner``, ``channel`` and ``note`` are carried along and never interpreted
+    ``owner``, ``channel``, ``note`` and ``metadata`` (any JSON-ready mapping, or a
+    JSON object string as in a CSV cell) are carried along and never interpreted
     (stores index ``owner`` for listing).
 
     Raises:
@@ -145,6 +161,7 @@ class Alert:
     owner: str | None = None
     channel: str | None = None
     note: str | None = None
+    metadata: dict[str, Any] | None = field(default=None, hash=False)
 
     def __repr__(self) -> str:  # the optional fields make the default repr unreadable
         shown = ", ".join(
@@ -191,6 +208,7 @@ class Alert:
             setattr_(self, "expires_at", None)
         for name in ("owner", "channel", "note"):
             setattr_(self, name, _optional_text(name, getattr(self, name)))
+        setattr_(self, "metadata", _metadata(self.metadata))
 
     def to_dict(self) -> dict[str, Any]:
         """The alert as a JSON-ready dict with only the fields that are set."""
@@ -202,7 +220,7 @@ class Alert:
         out["trigger"] = self.trigger.value
         if self.cooldown_s:
             out["cooldown_s"] = self.cooldown_s
-        for name in ("expires_at", "owner", "channel", "note"):
+        for name in ("expires_at", "owner", "channel", "note", "metadata"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
