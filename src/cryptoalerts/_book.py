@@ -62,9 +62,6 @@ class Family:
     def __bool__(self) -> bool:
         return bool(self.buckets)
 
-    def __len__(self) -> int:
-        return sum(len(b) if type(b) is dict else 1 for b in self.buckets.values())
-
     def add(self, key: float, alert: Alert) -> None:
         """O(log n) for a new key, O(1) for an existing one."""
         buckets = self.buckets
