@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule
 
+import cryptoalerts._book
 from cryptoalerts import Alert, AlertIndex, AlertState, Fired, ReferenceIndex, Tick
 
 HISTORY_S = 8.0
@@ -69,6 +70,10 @@ class IndexVersusModel(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
+        # Chunks of two keys, so that the few keys a small price range makes still
+        # split, empty and merge chunks all the time.
+        self._load = cryptoalerts._book._LOAD
+        cryptoalerts._book._LOAD = 2
         self.fast = self._forced(AlertIndex(history_s=HISTORY_S))
         self.twin = AlertIndex(history_s=HISTORY_S)
         self.model = ReferenceIndex(history_s=HISTORY_S)
@@ -81,6 +86,9 @@ class IndexVersusModel(RuleBasedStateMachine):
         index._min_vector_run = 1
         index._quiet_run = 1
         return index
+
+    def teardown(self) -> None:
+        cryptoalerts._book._LOAD = self._load
 
     def _all(self) -> tuple[Any, ...]:
         return (self.fast, self.twin, self.model)

@@ -3,9 +3,9 @@
 Internal to :mod:`cryptoalerts.index`; ``docs/implementation.md`` explains the design.
 
 Every condition maps onto sorted *families* of keys (thresholds, channel bounds or
-percentages). A family holds unique keys in a ``SortedList`` and, per key, a
-bucket ``{alert_id: Alert}``, so thousands of alerts sharing a round-number
-threshold still add and remove in O(log n).
+percentages). A family holds unique keys in sorted chunks and, per key, a
+bucket (the alert, or ``{alert_id: Alert}``), so thousands of alerts sharing a
+round-number threshold still add and remove in O(log n).
 
 After every tick that does real work the book computes its **quiet band**
 ``[lo, hi]``: the closed range of prices such that any sequence of accepted ticks
@@ -21,15 +21,14 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from sortedcontainers import SortedList
-
 if TYPE_CHECKING:
     from cryptoalerts.model import Alert
 
-__all__ = ["Book", "Family", "PctGroup", "Runtime"]
+__all__ = ["Book", "Family", "PctGroup", "Runtime", "flatten"]
 
 _INF = math.inf
 _next_up = math.nextafter
+_LOAD = 512  # keys per chunk; a chunk splits at twice this (docs/implementation.md)
 
 
 def below(x: float) -> float:
@@ -42,80 +41,206 @@ def above(x: float) -> float:
     return _next_up(x, _INF)
 
 
-class Family:
-    """Alerts keyed by one float: unique keys sorted, alerts bucketed per key.
+  # keys per chunk before a split; see docs/implementation.md
 
-    A bucket is the alert itself while it is alone under its key (most keys) and a
-    ``{alert_id: Alert}`` dict once several share it, which keeps memory per alert
-    low without losing O(1) removal from a crowded round-number threshold.
-    Neighbour look-ups read the ``SortedList``'s sublists directly (``_lists``,
-    ``_maxes``): the public accessors cost a Python call each, and these run on
-    every slow-path tick.
+
+class Family:
+    """Alerts keyed by one float: unique keys in sorted chunks, a bucket per key.
+
+    The layout is sortedcontainers' (a list of sorted chunks and each chunk's
+    maximum), with the buckets in parallel chunks. A bucket is the alert itself
+    while it is alone under its key (most keys) and a ``{alert_id: Alert}`` dict
+    once several share it, so removal from a crowded round-number threshold stays
+    O(log n). There is no dict keyed by the floats: the hashes of decimal-looking
+    doubles share their low bits, and such dicts probe several times per look-up.
+
+    Positions are ``(chunk, offset)`` pairs; a range is taken out of the chunks with
+    slice deletions, so a tick that fires a thousand alerts under consecutive keys
+    removes them in a few C-level steps.
     """
 
-    __slots__ = ("buckets", "keys")
+    __slots__ = ("keys", "maxes", "vals")
 
     def __init__(self) -> None:
-        self.keys: SortedList = _EMPTY  # replaced by its own SortedList on the first add
-        self.buckets: dict[float, Alert | dict[str, Alert]] = {}
+        self.keys: list[list[float]] = []
+        self.vals: list[list[Alert | dict[str, Alert]]] = []
+        self.maxes: list[float] = []  # the last key of each chunk; empty iff the family is
 
     def __bool__(self) -> bool:
-        return bool(self.buckets)
+        return bool(self.maxes)
 
     def add(self, key: float, alert: Alert) -> None:
-        """O(log n) for a new key, O(1) for an existing one."""
-        buckets = self.buckets
-        bucket = buckets.get(key)
-        if bucket is None:
-            buckets[key] = alert
-            if self.keys is _EMPTY:
-                self.keys = SortedList((key,))
+        """O(log n) (plus a memmove of at most 2 x _LOAD pointers)."""
+        maxes = self.maxes
+        if not maxes:
+            self.keys.append([key])
+            self.vals.append([alert])
+            maxes.append(key)
+            return
+        i = bisect_left(maxes, key)
+        if i == len(maxes):
+            i -= 1
+        ks = self.keys[i]
+        vs = self.vals[i]
+        j = bisect_left(ks, key)
+        if j < len(ks) and ks[j] == key:
+            bucket = vs[j]
+            if type(bucket) is dict:
+                bucket[alert.id] = alert
             else:
-                self.keys.add(key)
-        elif type(bucket) is dict:
-            bucket[alert.id] = alert
-        else:
-            buckets[key] = {bucket.id: bucket, alert.id: alert}  # type: ignore[union-attr,dict-item]
+                vs[j] = {bucket.id: bucket, alert.id: alert}  # type: ignore[union-attr,dict-item]
+            return
+        ks.insert(j, key)
+        vs.insert(j, alert)
+        if j == len(ks) - 1:
+            maxes[i] = key
+        if len(ks) > 2 * _LOAD:
+            self.keys.insert(i + 1, ks[_LOAD:])
+            self.vals.insert(i + 1, vs[_LOAD:])
+            del ks[_LOAD:]
+            del vs[_LOAD:]
+            maxes.insert(i, ks[-1])
 
     def discard(self, key: float, alert_id: str) -> None:
-        """O(1), plus O(log n) when the key's last alert goes."""
-        buckets = self.buckets
-        bucket = buckets.get(key)
-        if bucket is None:
+        """Remove one alert from under ``key`` if it is there. O(log n)."""
+        maxes = self.maxes
+        i = bisect_left(maxes, key)
+        if i == len(maxes):
             return
+        ks = self.keys[i]
+        j = bisect_left(ks, key)
+        if ks[j] != key:
+            return
+        vs = self.vals[i]
+        bucket = vs[j]
         if type(bucket) is dict:
             if bucket.pop(alert_id, None) is not None and len(bucket) == 1:
-                buckets[key] = next(iter(bucket.values()))
-        elif bucket.id == alert_id:  # type: ignore[union-attr]
-            del buckets[key]
-            self.keys.remove(key)
+                vs[j] = next(iter(bucket.values()))
+            return
+        if bucket.id != alert_id:  # type: ignore[union-attr]
+            return
+        del ks[j]
+        del vs[j]
+        if not ks:
+            del self.keys[i]
+            del self.vals[i]
+            del maxes[i]
+        elif j == len(ks):
+            maxes[i] = ks[-1]
 
-    def collect(self, keys: Iterable[float]) -> list[Alert]:
-        """Alerts under ``keys``, in key order (a snapshot that edits cannot disturb)."""
-        buckets = self.buckets
-        out: list[Alert] = []
-        for key in keys:
-            bucket = buckets[key]
-            if type(bucket) is dict:
-                out.extend(bucket.values())
-            else:
-                out.append(bucket)  # type: ignore[arg-type]
+    # -- positions and ranges -------------------------------------------------
+    def _pos(self, x: float, after: bool) -> tuple[int, int]:
+        """Position of the first key > x (``after``) or >= x; ``(len(chunks), 0)`` if none."""
+        maxes = self.maxes
+        search = bisect_right if after else bisect_left
+        i = search(maxes, x)
+        if i == len(maxes):
+            return i, 0
+        return i, search(self.keys[i], x)
+
+    def _slice(self, i1: int, j1: int, i2: int, j2: int) -> list[Alert | dict[str, Alert]]:
+        """Buckets from position (i1, j1) up to (i2, j2), exclusive."""
+        vals = self.vals
+        if i1 == i2:
+            return vals[i1][j1:j2] if i1 < len(vals) else []
+        out = vals[i1][j1:]
+        for vs in vals[i1 + 1 : i2]:
+            out += vs
+        if i2 < len(vals):
+            out += vals[i2][:j2]
         return out
 
-    def alerts(self) -> Iterator[Alert]:
-        for bucket in self.buckets.values():
-            if type(bucket) is dict:
-                yield from bucket.values()
+    def _pop(self, i1: int, j1: int, i2: int, j2: int) -> list[Alert | dict[str, Alert]]:
+        """Remove and return the buckets from position (i1, j1) up to (i2, j2), exclusive."""
+        keys = self.keys
+        vals = self.vals
+        maxes = self.maxes
+        if (i1, j1) >= (i2, j2):
+            return []
+        if i1 == i2:
+            vs = vals[i1]
+            out = vs[j1:j2]
+            del vs[j1:j2]
+            ks = keys[i1]
+            del ks[j1:j2]
+            if not ks:
+                del keys[i1], vals[i1], maxes[i1]
             else:
-                yield bucket  # type: ignore[misc]
+                maxes[i1] = ks[-1]
+            return out
+        out = vals[i1][j1:]
+        for vs in vals[i1 + 1 : i2]:
+            out += vs
+        lo = i1 + 1  # whole chunks lo..hi-1 go
+        hi = i2
+        if i2 < len(vals):
+            out += vals[i2][:j2]
+            del vals[i2][:j2]
+            del keys[i2][:j2]  # its maximum stays
+        if j1 == 0:
+            lo = i1
+        else:
+            del vals[i1][j1:]
+            del keys[i1][j1:]
+            maxes[i1] = keys[i1][-1]
+        del keys[lo:hi], vals[lo:hi], maxes[lo:hi]
+        return out
+
+    def between(self, lo: float, hi: float, lo_open: bool, hi_open: bool) -> list[Alert | dict[str, Alert]]:
+        """Buckets with keys in the range from ``lo`` to ``hi`` (open or closed ends), in key order."""
+        i1, j1 = self._pos(lo, lo_open)
+        i2, j2 = self._pos(hi, not hi_open)
+        if (i1, j1) >= (i2, j2):
+            return []
+        return self._slice(i1, j1, i2, j2)
+
+    def take_below(self, x: float, inclusive: bool) -> list[Alert | dict[str, Alert]]:
+        """Remove and return the buckets with keys < x (<= x if ``inclusive``)."""
+        if not self.maxes or self.keys[0][0] > x or (self.keys[0][0] == x and not inclusive):
+            return []
+        i, j = self._pos(x, inclusive)
+        return self._pop(0, 0, i, j)
+
+    def take_above(self, x: float, inclusive: bool) -> list[Alert | dict[str, Alert]]:
+        """Remove and return the buckets with keys > x (>= x if ``inclusive``)."""
+        maxes = self.maxes
+        if not maxes or maxes[-1] < x or (maxes[-1] == x and not inclusive):
+            return []
+        i, j = self._pos(x, not inclusive)
+        return self._pop(i, j, len(maxes), 0)
+
+    def take_first(self, n: int) -> list[Alert | dict[str, Alert]]:
+        """Remove and return the buckets of the ``n`` smallest keys."""
+        if n <= 0:
+            return []
+        i = 0
+        for ks in self.keys:
+            if n < len(ks):
+                return self._pop(0, 0, i, n)
+            n -= len(ks)
+            i += 1
+        return self._pop(0, 0, i, 0)
+
+    def take_last(self, n: int) -> list[Alert | dict[str, Alert]]:
+        """Remove and return the buckets of the ``n`` largest keys."""
+        if n <= 0:
+            return []
+        keys = self.keys
+        i = len(keys)
+        while i > 0 and n > len(keys[i - 1]):
+            i -= 1
+            n -= len(keys[i])
+        if i == 0:
+            return self._pop(0, 0, len(keys), 0)
+        return self._pop(i - 1, len(keys[i - 1]) - n, len(keys), 0)
 
     def first(self) -> float:
         """Smallest key; the family must not be empty."""
-        return self.keys._lists[0][0]  # type: ignore[no-any-return]
+        return self.keys[0][0]
 
     def last(self) -> float:
         """Largest key; the family must not be empty."""
-        return self.keys._lists[-1][-1]  # type: ignore[no-any-return]
+        return self.maxes[-1]
 
     def around(self, p: float, closed_below: bool) -> tuple[float | None, float | None]:
         """The nearest keys on each side of ``p``, O(log n).
@@ -123,40 +248,80 @@ class Family:
         ``closed_below``: ``(max{k <= p}, min{k > p})``; otherwise
         ``(max{k < p}, min{k >= p})``. ``None`` where there is no such key.
         """
-        maxes = self.keys._maxes
+        maxes = self.maxes
         if not maxes:
             return None, None
         search = bisect_right if closed_below else bisect_left
-        lists = self.keys._lists
+        keys = self.keys
         i = search(maxes, p)
         if i == len(maxes):
-            return lists[-1][-1], None
-        sub = lists[i]
+            return maxes[-1], None
+        sub = keys[i]
         j = search(sub, p)
         if j:
             return sub[j - 1], sub[j]
-        return (lists[i - 1][-1] if i else None), sub[j]
+        return (maxes[i - 1] if i else None), sub[j]
 
-    def load_sorted(self, keys: list[float], alerts: list[Alert]) -> None:
-        """Bulk load from keys in ascending order and their alerts; the family must be empty."""
-        if len(set(keys)) == len(keys):  # the common case: one alert per key, built in C
-            self.buckets = dict(zip(keys, alerts, strict=True))
-            self.keys = SortedList(keys)
-            return
-        buckets = self.buckets
-        get = buckets.get
-        for key, alert in zip(keys, alerts, strict=True):
-            bucket = get(key)
-            if bucket is None:
-                buckets[key] = alert
-            elif type(bucket) is dict:
-                bucket[alert.id] = alert
-            else:
-                buckets[key] = {bucket.id: bucket, alert.id: alert}  # type: ignore[union-attr,dict-item]
-        self.keys = SortedList(buckets)
+    def alerts(self) -> Iterator[Alert]:
+        for vs in self.vals:
+            yield from flatten(vs)
+
+    def flat_keys(self) -> list[float]:
+        return [k for ks in self.keys for k in ks]
+
+    def items(self) -> Iterator[tuple[float, Alert | dict[str, Alert]]]:
+        """(key, bucket) pairs in key order."""
+        for ks, vs in zip(self.keys, self.vals, strict=True):
+            yield from zip(ks, vs, strict=True)
+
+    def get(self, key: float) -> Alert | dict[str, Alert] | None:
+        """The bucket under ``key``, or None. O(log n)."""
+        i, j = self._pos(key, False)
+        if i < len(self.maxes) and self.keys[i][j] == key:
+            return self.vals[i][j]
+        return None
+
+    def load_sorted(self, keys: list[float], alerts: list[Alert], unique: bool) -> None:
+        """Bulk load from keys in ascending order and their alerts; the family must be empty.
+
+        ``unique``: no key repeats (the caller knows from its sorted arrays), so the
+        chunks are slices of the input and nothing is looked at one by one.
+        """
+        vals: list[Alert | dict[str, Alert]]
+        if unique:
+            vals = alerts  # type: ignore[assignment]
+        else:
+            ukeys: list[float] = []
+            vals = []
+            last = None
+            for key, alert in zip(keys, alerts, strict=True):
+                if key == last:
+                    bucket = vals[-1]
+                    if type(bucket) is dict:
+                        bucket[alert.id] = alert
+                    else:
+                        vals[-1] = {bucket.id: bucket, alert.id: alert}  # type: ignore[union-attr,dict-item]
+                else:
+                    ukeys.append(key)
+                    vals.append(alert)
+                    last = key
+            keys = ukeys
+        n = len(keys)
+        self.keys = [keys[i : i + _LOAD] for i in range(0, n, _LOAD)]
+        self.vals = [vals[i : i + _LOAD] for i in range(0, n, _LOAD)]
+        self.maxes = [ks[-1] for ks in self.keys]
 
 
-_EMPTY: SortedList = SortedList()  # shared by empty families; never mutated
+def flatten(buckets: Iterable[Alert | dict[str, Alert]]) -> list[Alert]:
+    """The alerts in a run of buckets, in key order."""
+    out: list[Alert] = []
+    for bucket in buckets:
+        if type(bucket) is dict:
+            out.extend(bucket.values())
+        else:
+            out.append(bucket)  # type: ignore[arg-type]
+    return out
+
 
 
 class PctGroup:
@@ -180,7 +345,7 @@ class PctGroup:
         self.dd = Family()  # moves_down_pct, disarmed
 
     def __bool__(self) -> bool:
-        return bool(self.ua.buckets or self.ud.buckets or self.da.buckets or self.dd.buckets)
+        return bool(self.ua.maxes or self.ud.maxes or self.da.maxes or self.dd.maxes)
 
 
 class Runtime:
@@ -200,7 +365,7 @@ class Book:
 
     __slots__ = (
         "above_a", "above_d", "below_a", "below_d",
-        "cd", "cu", "el", "eu", "heap", "hi", "hist_base", "hist_p", "hist_ts",
+        "cd", "cu", "ehi", "el", "elo", "eu", "heap", "hi", "hist_base", "hist_p", "hist_ts",
         "last_price", "last_ts", "lo", "next_event", "parked", "pct", "phi", "plo", "pnext", "symbol",
         "trim_at", "xl", "xu",
     )  # fmt: skip
@@ -218,6 +383,11 @@ class Book:
         self.plo = _INF
         self.phi = -_INF
         self.pnext = _INF
+        # Likewise the event families' share (crossings, channels): it depends on the
+        # nearest keys around the price only, so it stays valid while the price stays
+        # inside it and no alert joins or leaves those families.
+        self.elo = _INF
+        self.ehi = -_INF
         self.above_a = Family()  # above: once, and rearm armed; key threshold
         self.above_d = Family()  # above: rearm disarmed
         self.below_a = Family()
@@ -240,6 +410,8 @@ class Book:
         """Force the next accepted tick onto the slow path (and ``pct``: the percentage groups too)."""
         self.lo = _INF
         self.hi = -_INF
+        self.elo = _INF
+        self.ehi = -_INF
         if pct:
             self.plo = _INF
             self.phi = -_INF

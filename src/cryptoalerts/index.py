@@ -14,9 +14,8 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from sortedcontainers import SortedList
 
-from cryptoalerts._book import Book, Family, PctGroup, Runtime, above, below
+from cryptoalerts._book import Book, Family, PctGroup, Runtime, above, below, flatten
 from cryptoalerts.errors import AlertNotFoundError, DuplicateAlertError, ValidationError
 from cryptoalerts.model import Alert, Condition, Fired, Tick, Trigger, fired_from, pct_down_holds, pct_up_holds
 from cryptoalerts.state import AlertState, IndexState, SymbolState, TickCounts
@@ -97,7 +96,7 @@ def _pct_band(
         group = book.pct.get(w)
         if group is None:
             continue
-        if group.ua.buckets:
+        if group.ua.maxes:
             # Fires iff price >= (1+p0/100) * (future window min). New ticks stay >= floor
             # and old ones are >= m, so that min is >= floor: half the way to the
             # threshold is given to a fall, half to a rise.
@@ -105,50 +104,64 @@ def _pct_band(
             floor = min(m, p / (1 + p0 / 200))
             lo = max(lo, floor)
             hi = min(hi, (1 + p0 / 100) * floor * _LOW)
-        if group.ud.buckets:  # re-arms iff price < (1+p1/100) * min; min <= m until it expires
+        if group.ud.maxes:  # re-arms iff price < (1+p1/100) * min; min <= m until it expires
             lo = max(lo, (1 + group.ud.last() / 100) * m * _HIGH)
             next_event = min(next_event, tmin + w - ((abs(tmin) + w) * 4e-16 + 1e-9))
-        if group.da.buckets:
+        if group.da.maxes:
             p0 = group.da.first()
             ceiling = max(mx, p * (1 + p0 / 200))
             hi = min(hi, ceiling)
             lo = max(lo, (1 - p0 / 100) * ceiling * _HIGH)
-        if group.dd.buckets:
+        if group.dd.maxes:
             hi = min(hi, (1 - group.dd.last() / 100) * mx * _LOW)
             next_event = min(next_event, tmax + w - ((abs(tmax) + w) * 4e-16 + 1e-9))
     return lo, hi, next_event
 
 
-def _holding_prefix(keys: SortedList, holds: Callable[[float], bool]) -> list[float]:
-    """The leading keys for which ``holds`` is true (it is monotone: true, then false)."""
+def _event_band(book: Book, p: float) -> tuple[float, float]:
+    """The crossing and channel families' quiet band around price ``p``."""
+    lo = -_INF
+    hi = _INF
+    # Families that fire when a move passes a key upward (prev < k <= price) or
+    # downward through an open end: no key may lie in (lo, hi].
+    for fam in (book.cu, book.el, book.xl):
+        if fam.maxes:
+            k_lo, k_hi = fam.around(p, True)
+            if k_lo is not None:
+                lo = max(lo, k_lo)
+            if k_hi is not None:
+                hi = min(hi, below(k_hi))
+    # ... and those with the open end the other way: no key in [lo, hi).
+    for fam in (book.cd, book.eu, book.xu):
+        if fam.maxes:
+            k_lo, k_hi = fam.around(p, False)
+            if k_lo is not None:
+                lo = max(lo, above(k_lo))
+            if k_hi is not None:
+                hi = min(hi, k_hi)
+    return lo, hi
+
+
+def _holding_prefix(fam: Family, holds: Callable[[float], bool]) -> int:
+    """How many leading keys ``holds`` is true for (it is monotone: true, then false)."""
     n = 0
-    size = len(keys)
-    while n < size and holds(keys[n]):
-        n += 1
-    return list(keys.islice(0, n)) if n else []
+    for ks in fam.keys:
+        for key in ks:
+            if not holds(key):
+                return n
+            n += 1
+    return n
 
 
-def _failing_suffix(keys: SortedList, holds: Callable[[float], bool]) -> list[float]:
-    """The trailing keys for which ``holds`` is false (it is monotone: true, then false)."""
-    n = len(keys)
-    start = n
-    while start > 0 and not holds(keys[start - 1]):
-        start -= 1
-    return list(keys.islice(start, n)) if start < n else []
-
-
-def _has(nearest: float | None, limit: float, inclusive: bool) -> bool:
-    """Whether the nearest key above ``prev`` is still on this side of ``limit``."""
-    if nearest is None:
-        return False
-    return nearest <= limit if inclusive else nearest < limit
-
-
-def _has_below(nearest: float | None, limit: float, inclusive: bool) -> bool:
-    """Whether the nearest key below ``prev`` is still on this side of ``limit``."""
-    if nearest is None:
-        return False
-    return nearest >= limit if inclusive else nearest > limit
+def _failing_suffix(fam: Family, holds: Callable[[float], bool]) -> int:
+    """How many trailing keys ``holds`` is false for (it is monotone: true, then false)."""
+    n = 0
+    for ks in reversed(fam.keys):
+        for key in reversed(ks):
+            if holds(key):
+                return n
+            n += 1
+    return n
 
 
 # Bulk-load placements per condition: (family code, key attribute); new alerts are armed.
@@ -363,6 +376,10 @@ class AlertIndex:
         alert_arr[:] = place_alert
         sorted_alerts = alert_arr[order]
         sorted_keys = keys_arr[order]
+        # positions (within a run) whose key repeats the previous one: those runs need buckets
+        same = sorted_keys[1:] == sorted_keys[:-1]
+        same[cuts - 1] = False
+        dup_at = (np.flatnonzero(same) + 1).tolist()
         names = list(symbol_code)
         run_sym = sorted_sym[starts].tolist()
         run_fam = sorted_fam[starts].tolist()
@@ -372,11 +389,11 @@ class AlertIndex:
             book = self._book(names[sym])
             book.invalidate()
             fam = _family_of(book, code, members[0])
-            if fam.buckets:  # already populated: incremental inserts
+            if fam.maxes:  # already populated: incremental inserts
                 for key, alert in zip(keys, members, strict=True):
                     fam.add(key, alert)
             else:
-                fam.load_sorted(keys, members)
+                fam.load_sorted(keys, members, unique=bisect_left(dup_at, start) == bisect_left(dup_at, end))
 
     def remove(self, alert_id: str) -> Alert:
         """Remove and return an alert. O(log n).
@@ -719,7 +736,7 @@ class AlertIndex:
             if rt is not None and rt.parked == token:
                 alert = book.parked.pop(alert_id)
                 rt.parked = 0
-                book.plo, book.phi = _INF, -_INF  # it may be a percentage alert
+                book.invalidate()  # it rejoins families, of any kind
                 # create: its percentage group may have emptied and gone while it cooled down
                 for fam, key in _slots(book, alert, True, create=True):
                     fam.add(key, alert)
@@ -729,53 +746,53 @@ class AlertIndex:
             self._trim(book, ts)
         fire = self._fire
         # Level conditions: fire the armed that hold, re-arm the disarmed that do not.
+        # Their alerts sit in one family each, so the range is taken out in one step.
         fam = book.above_a
-        if fam.buckets and fam.first() <= price:
-            for alert in fam.collect(list(fam.keys.irange(None, price))):
-                fire(book, alert, price, prev, ts, fires)
+        if fam.maxes and fam.keys[0][0] <= price:
+            self._fire_taken(book, fam.take_below(price, True), price, prev, ts, fires)
         fam = book.above_d
-        if fam.buckets and fam.last() > price:
-            for alert in fam.collect(list(fam.keys.irange(price, None, (False, True)))):
+        if fam.maxes and fam.maxes[-1] > price:
+            for alert in flatten(fam.take_above(price, False)):
                 self._rearm(book, alert, ts)
         fam = book.below_a
-        if fam.buckets and fam.last() >= price:
-            for alert in fam.collect(list(fam.keys.irange(price, None))):
-                fire(book, alert, price, prev, ts, fires)
+        if fam.maxes and fam.maxes[-1] >= price:
+            self._fire_taken(book, fam.take_above(price, True), price, prev, ts, fires)
         fam = book.below_d
-        if fam.buckets and fam.first() < price:
-            for alert in fam.collect(list(fam.keys.irange(None, price, (True, False)))):
+        if fam.maxes and fam.keys[0][0] < price:
+            for alert in flatten(fam.take_below(price, False)):
                 self._rearm(book, alert, ts)
-        if prev is not None and price != prev:
-            # Each scan first asks the family for its nearest key on the way, so a
-            # family with nothing in range costs one bisect.
+        if prev is not None and price != prev and not (book.elo <= price <= book.ehi):
+            # Event conditions stay armed and channel alerts sit under two keys, so these
+            # ranges are read, not taken. Skipped when the price stays inside the event
+            # families' band: prev is inside it too, so no key lies between them.
             if price > prev:
                 fam = book.cu  # crosses_up and crosses: prev < t <= price
-                if fam.buckets and _has(fam.around(prev, True)[1], price, True):
-                    for alert in fam.collect(list(fam.keys.irange(prev, price, (False, True)))):
+                if fam.maxes:
+                    for alert in flatten(fam.between(prev, price, True, False)):
                         fire(book, alert, price, prev, ts, fires)
                 fam = book.el  # enters_channel passing its lower edge upward
-                if fam.buckets and _has(fam.around(prev, True)[1], price, True):
-                    for alert in fam.collect(list(fam.keys.irange(prev, price, (False, True)))):
+                if fam.maxes:
+                    for alert in flatten(fam.between(prev, price, True, False)):
                         if price <= alert.upper:  # type: ignore[operator]
                             fire(book, alert, price, prev, ts, fires)
                 fam = book.xu  # exits_channel leaving above its upper edge
-                if fam.buckets and _has(fam.around(prev, False)[1], price, False):
-                    for alert in fam.collect(list(fam.keys.irange(prev, price, (True, False)))):
+                if fam.maxes:
+                    for alert in flatten(fam.between(prev, price, False, True)):
                         if prev >= alert.lower:  # type: ignore[operator]
                             fire(book, alert, price, prev, ts, fires)
             else:
                 fam = book.cd  # crosses_down and crosses: prev > t >= price
-                if fam.buckets and _has_below(fam.around(prev, False)[0], price, True):
-                    for alert in fam.collect(list(fam.keys.irange(price, prev, (True, False)))):
+                if fam.maxes:
+                    for alert in flatten(fam.between(price, prev, False, True)):
                         fire(book, alert, price, prev, ts, fires)
                 fam = book.eu  # enters_channel passing its upper edge downward
-                if fam.buckets and _has_below(fam.around(prev, False)[0], price, True):
-                    for alert in fam.collect(list(fam.keys.irange(price, prev, (True, False)))):
+                if fam.maxes:
+                    for alert in flatten(fam.between(price, prev, False, True)):
                         if price >= alert.lower:  # type: ignore[operator]
                             fire(book, alert, price, prev, ts, fires)
                 fam = book.xl  # exits_channel leaving below its lower edge
-                if fam.buckets and _has_below(fam.around(prev, True)[0], price, False):
-                    for alert in fam.collect(list(fam.keys.irange(price, prev, (False, True)))):
+                if fam.maxes:
+                    for alert in flatten(fam.between(price, prev, True, False)):
                         if prev <= alert.upper:  # type: ignore[operator]
                             fire(book, alert, price, prev, ts, fires)
         stats = None
@@ -804,14 +821,20 @@ class AlertIndex:
             # Moves fire for a prefix of the pcts (sorted ascending) and fail for a suffix.
             up = partial(pct_up_holds, price, low=lo)
             down = partial(pct_down_holds, price, high=hi)
-            for alert in group.ua.collect(_holding_prefix(group.ua.keys, up)):
-                self._fire(book, alert, price, prev, ts, fires)
-            for alert in group.ud.collect(_failing_suffix(group.ud.keys, up)):
-                self._rearm(book, alert, ts)
-            for alert in group.da.collect(_holding_prefix(group.da.keys, down)):
-                self._fire(book, alert, price, prev, ts, fires)
-            for alert in group.dd.collect(_failing_suffix(group.dd.keys, down)):
-                self._rearm(book, alert, ts)
+            fam = group.ua
+            if fam.maxes:
+                self._fire_taken(book, fam.take_first(_holding_prefix(fam, up)), price, prev, ts, fires)
+            fam = group.ud
+            if fam.maxes:
+                for alert in flatten(fam.take_last(_failing_suffix(fam, up))):
+                    self._rearm(book, alert, ts)
+            fam = group.da
+            if fam.maxes:
+                self._fire_taken(book, fam.take_first(_holding_prefix(fam, down)), price, prev, ts, fires)
+            fam = group.dd
+            if fam.maxes:
+                for alert in flatten(fam.take_last(_failing_suffix(fam, down))):
+                    self._rearm(book, alert, ts)
         return stats
 
     def _fire(self, book: Book, alert: Alert, price: float, prev: float | None, ts: float, fires: list[Fired]) -> None:
@@ -843,6 +866,28 @@ class AlertIndex:
             for fam, key in _slots(book, alert, False):
                 fam.add(key, alert)
 
+    def _fire_taken(
+        self, book: Book, buckets: list[Alert | dict[str, Alert]], price: float, prev: float | None, ts: float,
+        fires: list[Fired],
+    ) -> None:
+        """Fire the alerts of buckets just taken out of an armed level family.
+
+        A level alert has no other place in the book, so a ``once`` alert without
+        expiry only has to leave ``_alerts``; the rest go through ``_fire``, whose
+        discard from the emptied range finds nothing.
+        """
+        alerts = self._alerts
+        once_seq = self._once_seq
+        append = fires.append
+        for bucket in buckets:
+            members: Iterable[Alert] = bucket.values() if type(bucket) is dict else (bucket,)  # type: ignore[assignment]
+            for alert in members:
+                if alert.trigger is _ONCE and alert.expires_at is None:
+                    append(fired_from(alert, price, prev, ts, once_seq.pop(alert.id, 0) + 1))
+                    del alerts[alert.id]
+                else:
+                    self._fire(book, alert, price, prev, ts, fires)
+
     def _rearm(self, book: Book, alert: Alert, ts: float) -> None:
         """A disarmed level alert whose condition is false again: arm it."""
         if alert.expires_at is not None and ts >= alert.expires_at:
@@ -867,34 +912,21 @@ class AlertIndex:
         lo = -_INF
         hi = _INF
         fam = book.above_a
-        if fam.buckets:  # fires iff price >= min key
+        if fam.maxes:  # fires iff price >= min key
             hi = min(hi, below(fam.first()))
         fam = book.above_d
-        if fam.buckets:  # re-arms iff price < max key
+        if fam.maxes:  # re-arms iff price < max key
             lo = max(lo, fam.last())
         fam = book.below_a
-        if fam.buckets:
+        if fam.maxes:
             lo = max(lo, above(fam.last()))
         fam = book.below_d
-        if fam.buckets:
+        if fam.maxes:
             hi = min(hi, fam.first())
-        # Families that fire when a move passes a key upward (prev < k <= price) or
-        # downward through an open end: no key may lie in (lo, hi].
-        for fam in (book.cu, book.el, book.xl):
-            if fam.buckets:
-                k_lo, k_hi = fam.around(p, True)
-                if k_lo is not None:
-                    lo = max(lo, k_lo)
-                if k_hi is not None:
-                    hi = min(hi, below(k_hi))
-        # ... and those with the open end the other way: no key in [lo, hi).
-        for fam in (book.cd, book.eu, book.xu):
-            if fam.buckets:
-                k_lo, k_hi = fam.around(p, False)
-                if k_lo is not None:
-                    lo = max(lo, above(k_lo))
-                if k_hi is not None:
-                    hi = min(hi, k_hi)
+        if not (book.elo <= p <= book.ehi):  # the event families' band, unless still valid
+            book.elo, book.ehi = _event_band(book, p)
+        lo = max(lo, book.elo)
+        hi = min(hi, book.ehi)
         next_event = book.heap[0][0] if book.heap else _INF
         if stats is not None:
             book.plo, book.phi, book.pnext = _pct_band(book, p, stats)
@@ -962,8 +994,14 @@ class AlertIndex:
         placed: dict[str, int] = {}
         for name, book in self._books.items():
             for fam in book.families():
-                assert list(fam.keys) == sorted(fam.buckets), "family keys out of sync"
-                for key, bucket in fam.buckets.items():
+                assert len(fam.keys) == len(fam.vals) == len(fam.maxes), "family chunks out of sync"
+                for ks, vs, mx in zip(fam.keys, fam.vals, fam.maxes, strict=True):
+                    assert ks, "empty chunk"
+                    assert len(ks) == len(vs), "keys and buckets differ in length"
+                    assert ks[-1] == mx, "stale chunk maximum"
+                flat = fam.flat_keys()
+                assert all(a < b for a, b in itertools.pairwise(flat)), "family keys not strictly increasing"
+                for key, bucket in fam.items():
                     if type(bucket) is dict:
                         assert len(bucket) > 1, "a lone alert must not keep a dict bucket"
                         members = list(bucket.items())
@@ -990,6 +1028,6 @@ class AlertIndex:
             expected = _slots(book, alert, rt is None or rt.armed)
             assert placed.get(alert_id) == len(expected), f"{alert_id} placed {placed.get(alert_id)}x"
             for fam, key in expected:
-                found = fam.buckets.get(key)
+                found = fam.get(key)
                 here = alert_id in found if isinstance(found, dict) else getattr(found, "id", None) == alert_id
                 assert here, f"{alert_id} not where its state says"
