@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule
 
 import cryptoalerts._book
+import cryptoalerts.index
 from cryptoalerts import Alert, AlertIndex, AlertState, Fired, ReferenceIndex, Tick
 
 HISTORY_S = 8.0
@@ -74,6 +75,9 @@ class IndexVersusModel(RuleBasedStateMachine):
         # split, empty and merge chunks all the time.
         self._load = cryptoalerts._book._LOAD
         cryptoalerts._book._LOAD = 2
+        # Likewise history blocks of two ticks, so window extremes use block summaries.
+        self._block = cryptoalerts.index._BLOCK
+        cryptoalerts.index._BLOCK = 2
         self.fast = self._forced(AlertIndex(history_s=HISTORY_S))
         self.twin = AlertIndex(history_s=HISTORY_S)
         self.model = ReferenceIndex(history_s=HISTORY_S)
@@ -85,10 +89,12 @@ class IndexVersusModel(RuleBasedStateMachine):
         """Make tiny batches take the vectorised path and switch phases often."""
         index._min_vector_run = 1
         index._quiet_run = 1
+        index._min_mixed_run = 0
         return index
 
     def teardown(self) -> None:
         cryptoalerts._book._LOAD = self._load
+        cryptoalerts.index._BLOCK = self._block
 
     def _all(self) -> tuple[Any, ...]:
         return (self.fast, self.twin, self.model)
@@ -209,7 +215,10 @@ class IndexVersusModel(RuleBasedStateMachine):
         self.twin._check()
         assert self.fast.counts == self.model.counts
         fast_ids = {a.id for a in self.fast.alerts()}
-        assert fast_ids == {a.id for a in self.twin.alerts()}
+        # Expired alerts leave lazily, so two indexes may drop one at different ticks
+        # (a rebuilt index holds a cooling-down alert in its family, not parked).
+        for alert_id in fast_ids ^ {a.id for a in self.twin.alerts()}:
+            self._assert_lazily_expired(alert_id)
         assert len(self.fast) == len(fast_ids)
         for alert_id in fast_ids:
             assert alert_id in self.model, f"{alert_id} fired or removed in the model only"

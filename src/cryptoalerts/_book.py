@@ -327,18 +327,14 @@ def flatten(buckets: Iterable[Alert | dict[str, Alert]]) -> list[Alert]:
 class PctGroup:
     """Percentage-move alerts of one symbol sharing one ``window_s``.
 
-    The window's minimum and maximum are read from the symbol's tick history on
-    the slow path only, so quiet ticks never pay for them.
+    The window's minimum and maximum are read from the symbol's tick history
+    (and its block summaries) on the slow path only, so quiet ticks never pay for them.
     """
 
-    __slots__ = ("cache", "da", "dd", "ua", "ud", "w")
+    __slots__ = ("da", "dd", "ua", "ud", "w")
 
     def __init__(self, w: float) -> None:
         self.w = w
-        # (end, min, min_pos, max, max_pos) in absolute history positions: the extremes
-        # of the window as of position ``end``; extended with new ticks only, rebuilt
-        # when an extreme's last occurrence has left the window.
-        self.cache: tuple[int, float, int, float, int] | None = None
         self.ua = Family()  # moves_up_pct, armed, keyed by pct
         self.ud = Family()  # moves_up_pct, disarmed (rearm only)
         self.da = Family()  # moves_down_pct, armed
@@ -365,7 +361,8 @@ class Book:
 
     __slots__ = (
         "above_a", "above_d", "below_a", "below_d",
-        "cd", "cu", "ehi", "el", "elo", "eu", "heap", "hi", "hist_base", "hist_p", "hist_ts",
+        "blk_first", "blk_hi", "blk_lo", "cd", "cu", "ehi", "el", "elo", "eu", "heap", "hi", "hist_base", "hist_p",
+        "hist_ts",
         "last_price", "last_ts", "lo", "next_event", "parked", "pct", "phi", "plo", "pnext", "symbol",
         "trim_at", "xl", "xu",
     )  # fmt: skip
@@ -404,6 +401,10 @@ class Book:
         self.hist_ts: list[float] = []
         self.hist_p: list[float] = []
         self.hist_base = 0  # absolute position of hist_*[0] (trimming moves it on)
+        # min/max of whole blocks of history positions, for window extremes (index._summarise)
+        self.blk_lo: list[float] = []
+        self.blk_hi: list[float] = []
+        self.blk_first = 0  # absolute block number of blk_lo[0]
         self.trim_at = 4096
 
     def invalidate(self, pct: bool = True) -> None:
@@ -415,6 +416,13 @@ class Book:
         if pct:
             self.plo = _INF
             self.phi = -_INF
+
+    def reset_blocks(self) -> None:
+        """Forget the block summaries (the history was replaced)."""
+        self.hist_base = 0
+        self.blk_lo = []
+        self.blk_hi = []
+        self.blk_first = 0
 
     def families(self) -> list[Family]:
         fams = [
