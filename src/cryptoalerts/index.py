@@ -946,18 +946,18 @@ class AlertIndex:
             # Moves fire for a prefix of the pcts (sorted ascending) and fail for a suffix.
             up = partial(pct_up_holds, price, low=lo)
             down = partial(pct_down_holds, price, high=hi)
-            fam = group.ua
-            if fam.maxes:
+            fam = group.ua  # each family first tests its nearest key: usually nothing to do
+            if fam.maxes and up(fam.keys[0][0]):
                 self._fire_taken(book, fam.take_first(_holding_prefix(fam, up)), price, prev, ts, fires)
             fam = group.ud
-            if fam.maxes:
+            if fam.maxes and not up(fam.maxes[-1]):
                 for alert in flatten(fam.take_last(_failing_suffix(fam, up))):
                     self._rearm(book, alert, ts)
             fam = group.da
-            if fam.maxes:
+            if fam.maxes and down(fam.keys[0][0]):
                 self._fire_taken(book, fam.take_first(_holding_prefix(fam, down)), price, prev, ts, fires)
             fam = group.dd
-            if fam.maxes:
+            if fam.maxes and not down(fam.maxes[-1]):
                 for alert in flatten(fam.take_last(_failing_suffix(fam, down))):
                     self._rearm(book, alert, ts)
             if tmin != tmin and (group.ud.maxes or group.dd.maxes):  # NaN: a rearm alert just disarmed

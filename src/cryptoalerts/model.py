@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
@@ -388,9 +388,34 @@ def pct_down_holds(price: float, pct: float, high: float) -> bool:
     return _dec(price) * 100 <= (100 - _dec(pct)) * _dec(high)
 
 
+# A frozen dataclass's __init__ sets each field through object.__setattr__; the
+# slot descriptors' own setters do the same job in half the time, and every fire
+# of the index is built here (W1: ~66,000 per million ticks).
+(_set_alert_id, _set_symbol, _set_condition, _set_price, _set_prev, _set_ts, _set_seq,
+ _set_threshold, _set_lower, _set_upper, _set_pct, _set_window_s) = (
+    Fired.__dict__[f.name].__set__ for f in fields(Fired)
+)  # fmt: skip
+_new = object.__new__
+
+
 def fired_from(alert: Alert, price: float, prev: float | None, ts: float, seq: int) -> Fired:
-    """The :class:`Fired` record of ``alert`` firing at ``price``/``ts``."""
-    return Fired(
-        alert.id, alert.symbol, alert.condition, price, prev, ts, seq,
-        alert.threshold, alert.lower, alert.upper, alert.pct, alert.window_s,
-    )
+    """The :class:`Fired` record of ``alert`` firing at ``price``/``ts``.
+
+    >>> a = Alert(id="a", symbol="S", condition="above", threshold=1)
+    >>> fired_from(a, 2.0, 1.0, 3.0, 1) == Fired("a", "S", Condition.ABOVE, 2.0, 1.0, 3.0, 1, threshold=1.0)
+    True
+    """
+    f: Fired = _new(Fired)
+    _set_alert_id(f, alert.id)
+    _set_symbol(f, alert.symbol)
+    _set_condition(f, alert.condition)
+    _set_price(f, price)
+    _set_prev(f, prev)
+    _set_ts(f, ts)
+    _set_seq(f, seq)
+    _set_threshold(f, alert.threshold)
+    _set_lower(f, alert.lower)
+    _set_upper(f, alert.upper)
+    _set_pct(f, alert.pct)
+    _set_window_s(f, alert.window_s)
+    return f
