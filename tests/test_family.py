@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -75,11 +76,12 @@ def test_family_matches_a_dict_model(initial: list[float], steps: list[tuple[obj
     for a in initial_alerts:
         model.setdefault(a.threshold, {})[a.id] = a  # type: ignore[index]
         made[int(a.id[1:])] = a
-    fam.load_sorted(
-        [a.threshold for a in initial_alerts],  # type: ignore[misc]
-        initial_alerts,
-        unique=len(set(initial)) == len(initial),
-    )
+    ukeys = sorted(model)
+    buckets = np.empty(len(ukeys), dtype=object)
+    for j, key in enumerate(ukeys):
+        members = model[key]
+        buckets[j] = dict(members) if len(members) > 1 else next(iter(members.values()))
+    fam.load_sorted(np.array(ukeys, dtype=np.float64), buckets, np.arange(len(ukeys)))
     check(fam, model)
     n = len(initial_alerts)
     for step in steps:

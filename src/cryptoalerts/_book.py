@@ -19,9 +19,11 @@ import heapq
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from cryptoalerts.model import Alert
 
 __all__ = ["Book", "Family", "PctGroup", "Runtime", "flatten"]
@@ -281,34 +283,22 @@ class Family:
             return self.vals[i][j]
         return None
 
-    def load_sorted(self, keys: list[float], alerts: list[Alert], unique: bool) -> None:
-        """Bulk load from keys in ascending order and their alerts; the family must be empty.
+    def load_sorted(self, keys: np.ndarray[Any, Any], buckets: np.ndarray[Any, Any], at: np.ndarray[Any, Any]) -> None:
+        """Bulk load unique keys in ascending order with the buckets ``buckets[at]``; the family must be empty.
 
-        ``unique``: no key repeats (the caller knows from its sorted arrays), so the
-        chunks are slices of the input and nothing is looked at one by one.
+        numpy arrays (float64 keys, object buckets), so each chunk is one gather and
+        one ``tolist`` in C, and its alerts are touched twice while still in cache.
         """
-        vals: list[Alert | dict[str, Alert]]
-        if unique:
-            vals = alerts  # type: ignore[assignment]
-        else:
-            ukeys: list[float] = []
-            vals = []
-            last = None
-            for key, alert in zip(keys, alerts, strict=True):
-                if key == last:
-                    bucket = vals[-1]
-                    if type(bucket) is dict:
-                        bucket[alert.id] = alert
-                    else:
-                        vals[-1] = {bucket.id: bucket, alert.id: alert}  # type: ignore[union-attr,dict-item]
-                else:
-                    ukeys.append(key)
-                    vals.append(alert)
-                    last = key
-            keys = ukeys
         n = len(keys)
-        self.keys = [keys[i : i + _LOAD] for i in range(0, n, _LOAD)]
-        self.vals = [vals[i : i + _LOAD] for i in range(0, n, _LOAD)]
+        load = _LOAD
+        if n == 0:
+            return
+        if n <= load:  # most families of a big build: one chunk, without the comprehensions
+            self.keys = [keys.tolist()]
+            self.vals = [buckets[at].tolist()]
+        else:
+            self.keys = [keys[i : i + load].tolist() for i in range(0, n, load)]
+            self.vals = [buckets[at[i : i + load]].tolist() for i in range(0, n, load)]
         self.maxes = [ks[-1] for ks in self.keys]
 
 

@@ -8,13 +8,13 @@ import itertools
 import math
 import operator
 from bisect import bisect_left
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
 import numpy as np
 
+from cryptoalerts import _bulk
 from cryptoalerts._book import Book, Family, PctGroup, Runtime, above, below, flatten
 from cryptoalerts.errors import AlertNotFoundError, DuplicateAlertError, ValidationError
 from cryptoalerts.model import Alert, Condition, Fired, Tick, Trigger, fired_from, pct_down_holds, pct_up_holds
@@ -211,31 +211,6 @@ def _failing_suffix(fam: Family, holds: Callable[[float], bool]) -> int:
     return n
 
 
-# Bulk-load placements per condition: (family code, key attribute); new alerts are armed.
-_PLACEMENTS: dict[Condition, tuple[tuple[int, str], ...]] = {
-    _A: ((0, "threshold"),),
-    _B: ((1, "threshold"),),
-    _CU: ((2, "threshold"),),
-    _CD: ((3, "threshold"),),
-    _CX: ((2, "threshold"), (3, "threshold")),
-    _EN: ((4, "lower"), (5, "upper")),
-    _EX: ((6, "lower"), (7, "upper")),
-    _MU: ((8, "pct"),),
-    _MD: ((9, "pct"),),
-}
-
-
-def _family_of(book: Book, code: int, alert: Alert) -> Family:
-    """The armed family a bulk-load family code stands for."""
-    if code < 8:
-        return (book.above_a, book.below_a, book.cu, book.cd, book.el, book.eu, book.xl, book.xu)[code]
-    w: float = alert.window_s  # type: ignore[assignment]
-    group = book.pct.get(w)
-    if group is None:
-        group = book.pct[w] = PctGroup(w)
-    return group.ua if code % 2 == 0 else group.da
-
-
 def _slots(book: Book, alert: Alert, armed: bool, create: bool = False) -> list[tuple[Family, float]]:
     """The (family, key) places an alert occupies in ``book`` when armed or not."""
     c = alert.condition
@@ -348,100 +323,43 @@ class AlertIndex:
         book.invalidate(pct=alert.window_s is not None)
 
     def add_many(self, alerts: Iterable[Alert]) -> None:
-        """Add many alerts, sorting each family once: O(n log n), mostly in C.
-
-        Alerts are ordered by (symbol, family, key) with one numpy ``lexsort``;
-        each empty family is then filled from its sorted run in one step.
+        """Add many alerts, sorting each family once: O(n log n), mostly in C (see ``_bulk``).
 
         Raises:
             DuplicateAlertError: an id repeats or is already indexed; nothing is added.
             ValidationError: a ``window_s`` exceeds ``history_s``; nothing is added.
         """
-        alerts = list(alerts)
-        if not alerts:
+        batch = alerts if type(alerts) is list else list(alerts)  # a list is only read: no copy
+        if not batch:
             return
-        ids = [a.id for a in alerts]
-        unique = set(ids)
-        if len(unique) != len(ids) or not unique.isdisjoint(self._alerts):
-            seen: set[str] = set()
-            for alert_id in ids:
-                if alert_id in seen or alert_id in self._alerts:
-                    raise DuplicateAlertError(alert_id)
-                seen.add(alert_id)
-        for alert in alerts:
-            if alert.window_s is not None:
-                self._check_window(alert)
         paused = gc.isenabled()
         if paused:
             gc.disable()  # millions of new objects would trigger full collections over the index
         try:
-            self._bulk_place(alerts)
+            placing = _bulk.Batch(batch)
+            # One dict, built once: it finds repeated ids (it comes out shorter) and becomes _alerts.
+            by_id = dict(zip(map(operator.attrgetter("id"), batch), batch, strict=True))
+            if len(by_id) != len(batch) or (self._alerts and not by_id.keys().isdisjoint(self._alerts.keys())):
+                seen: set[str] = set()
+                for alert in batch:
+                    if alert.id in seen or alert.id in self._alerts:
+                        raise DuplicateAlertError(alert.id)
+                    seen.add(alert.id)
+            too_long = placing.too_long_window(self.history_s)
+            if too_long is not None:
+                self._check_window(too_long)
+            expires = list(map(operator.attrgetter("expires_at"), batch))
+            placing.place(self._book)
+            if expires.count(None) != len(expires):
+                self._expiry += [(e, a.id) for e, a in zip(expires, batch, strict=True) if e is not None]
+                heapq.heapify(self._expiry)
+            if self._alerts:
+                self._alerts.update(by_id)
+            else:
+                self._alerts = by_id
         finally:
             if paused:
                 gc.enable()
-        expiring = [(a.expires_at, a.id) for a in alerts if a.expires_at is not None]
-        if expiring:
-            self._expiry.extend(expiring)  # type: ignore[arg-type]
-            heapq.heapify(self._expiry)
-        self._alerts.update(zip(ids, alerts, strict=True))
-
-    def _bulk_place(self, alerts: list[Alert]) -> None:
-        """Place validated new alerts: group by (symbol, family), sort once, fill families."""
-        by_condition: dict[Condition, list[Alert]] = {}
-        for alert in alerts:
-            group = by_condition.get(alert.condition)
-            if group is None:
-                group = by_condition[alert.condition] = []
-            group.append(alert)
-        symbol_code: defaultdict[str, int] = defaultdict(itertools.count().__next__)
-        window_code: defaultdict[float, int] = defaultdict(itertools.count().__next__)
-        place_alert: list[Alert] = []
-        place_key: list[float] = []
-        place_fam: list[int] = []
-        place_sym: list[int] = []
-        get_symbol = operator.attrgetter("symbol")
-        for condition, group in by_condition.items():
-            syms = list(map(symbol_code.__getitem__, map(get_symbol, group)))
-            for code, attr in _PLACEMENTS[condition]:
-                place_alert += group
-                place_key += map(operator.attrgetter(attr), group)
-                place_sym += syms
-                if code >= 8:  # percentage families are per window: codes 8 + 2*i (+1 down)
-                    place_fam += [code + 2 * window_code[a.window_s] for a in group]  # type: ignore[index]
-                else:
-                    place_fam += [code] * len(group)
-        n = len(place_alert)
-        keys_arr = np.array(place_key, dtype=np.float64)
-        fam_arr = np.array(place_fam, dtype=np.int64)
-        sym_arr = np.array(place_sym, dtype=np.int64)
-        order = np.lexsort((keys_arr, fam_arr, sym_arr))
-        sorted_sym = sym_arr[order]
-        sorted_fam = fam_arr[order]
-        cuts = np.flatnonzero((np.diff(sorted_sym) != 0) | (np.diff(sorted_fam) != 0)) + 1
-        starts = np.concatenate(([0], cuts)).tolist()
-        ends = np.concatenate((cuts, [n])).tolist()
-        alert_arr = np.empty(n, dtype=object)
-        alert_arr[:] = place_alert
-        sorted_alerts = alert_arr[order]
-        sorted_keys = keys_arr[order]
-        # positions (within a run) whose key repeats the previous one: those runs need buckets
-        same = sorted_keys[1:] == sorted_keys[:-1]
-        same[cuts - 1] = False
-        dup_at = (np.flatnonzero(same) + 1).tolist()
-        names = list(symbol_code)
-        run_sym = sorted_sym[starts].tolist()
-        run_fam = sorted_fam[starts].tolist()
-        for start, end, sym, code in zip(starts, ends, run_sym, run_fam, strict=True):
-            members = sorted_alerts[start:end].tolist()
-            keys = sorted_keys[start:end].tolist()
-            book = self._book(names[sym])
-            book.invalidate()
-            fam = _family_of(book, code, members[0])
-            if fam.maxes:  # already populated: incremental inserts
-                for key, alert in zip(keys, members, strict=True):
-                    fam.add(key, alert)
-            else:
-                fam.load_sorted(keys, members, unique=bisect_left(dup_at, start) == bisect_left(dup_at, end))
 
     def remove(self, alert_id: str) -> Alert:
         """Remove and return an alert. O(log n).
