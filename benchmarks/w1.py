@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -124,32 +126,35 @@ def measure_match(w: Workload, n_ticks: int, n_scan: int) -> dict[str, float]:
     index = AlertIndex.from_alerts(w.alerts)
     ticks = [Tick(s, p, t) for s, p, t in zip(w.symbols[:n_ticks], w.prices[:n_ticks].tolist(),
                                                 w.timestamps[:n_ticks].tolist(), strict=True)]  # fmt: skip
+    # Throughput first, in a plain loop without per-call timers.
+    match = index.match
+    gc.collect()
+    gc.disable()
+    t_all = time.perf_counter()
+    fires = sum(len(match(tick)) for tick in ticks)
+    untimed = time.perf_counter() - t_all
+    gc.enable()
+    # Then each call timed, on a fresh index (same ticks, so the same fires).
+    del index, match
+    index = AlertIndex.from_alerts(w.alerts)
     clock = time.perf_counter_ns
     overhead = statistics.median(-(clock() - clock()) for _ in range(10_000))
     match = index.match
     samples = []
-    fires = 0
+    timed_fires = 0
+    gc.collect()
     gc.disable()
     t_all = time.perf_counter()
     for tick in ticks:
         t0 = clock()
         fired = match(tick)
         samples.append(clock() - t0)
-        fires += len(fired)
+        timed_fires += len(fired)
     total = time.perf_counter() - t_all
     gc.enable()
     samples.sort()
-    # Throughput without the per-call timers, on a fresh index (same ticks, same fires).
-    index = AlertIndex.from_alerts(w.alerts)
-    match = index.match
-    gc.collect()
-    gc.disable()
-    t_all = time.perf_counter()
-    untimed_fires = sum(len(match(tick)) for tick in ticks)
-    untimed = time.perf_counter() - t_all
-    gc.enable()
-    if untimed_fires != fires:
-        raise RuntimeError(f"untimed run fired {untimed_fires}, timed run {fires}")
+    if timed_fires != fires:
+        raise RuntimeError(f"timed run fired {timed_fires}, untimed run {fires}")
     # The brute-force scan of the symbol's alerts on a prefix of the same ticks.
     by_symbol: dict[str, list[Alert]] = {}
     for alert in w.alerts:
@@ -179,6 +184,7 @@ def measure_batch(w: Workload, batch: int) -> dict[str, float]:
     """``match_batch`` ticks/s, mixed-symbol and per-symbol batches; floor: raw searchsorted."""
     n = len(w.prices)
     index = AlertIndex.from_alerts(w.alerts)
+    gc.collect()  # as before every timed loop here: the generation's and the build's garbage is not the batch's
     t0 = time.perf_counter()
     fires = 0
     for s in range(0, n, batch):
@@ -194,6 +200,7 @@ def measure_batch(w: Workload, batch: int) -> dict[str, float]:
         sc = codes[order]
         cut = np.flatnonzero(np.diff(sc)) + 1
         groups.extend((w.names[codes[part[0]]], w.prices[part], w.timestamps[part]) for part in np.split(order, cut))
+    gc.collect()
     t0 = time.perf_counter()
     fires2 = 0
     for sym, p, t in groups:
@@ -220,6 +227,7 @@ def measure_batch(w: Workload, batch: int) -> dict[str, float]:
     cut = np.flatnonzero(np.diff(codes[order])) + 1
     series = [(w.names[codes[part[0]]], w.prices[part], w.timestamps[part]) for part in np.split(order, cut)]
     index3 = AlertIndex.from_alerts(w.alerts)
+    gc.collect()
     t0 = time.perf_counter()
     fires3 = sum(len(index3.match_batch(sym, p, t)) for sym, p, t in series)
     series_s = time.perf_counter() - t0
@@ -240,30 +248,54 @@ def measure_batch(w: Workload, batch: int) -> dict[str, float]:
     }
 
 
+def _phase(args: argparse.Namespace) -> dict[str, float]:
+    """Run one measurement on a freshly generated W1 (in this interpreter)."""
+    n_alerts = max(1000, int(1_000_000 * args.scale))
+    n_ticks = max(1000, int(1_000_000 * args.scale))
+    t0 = time.perf_counter()
+    w = make_w1(n_alerts, n_ticks, rearm=args.rearm)
+    out = {"alerts": float(n_alerts), "ticks": float(n_ticks), "symbols": float(len(w.names)),
+           "generate_s": time.perf_counter() - t0}  # fmt: skip
+    if args.phase == "build":
+        out.update(measure_build(w))
+    elif args.phase == "match":
+        out.update(measure_match(w, n_ticks, min(2000, n_ticks)))
+    else:
+        out.update(measure_batch(w, args.batch))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of W1's alerts and ticks")
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--rearm", type=float, default=0.0, help="share of rearm alerts (default: all once)")
+    parser.add_argument("--phase", choices=("build", "match", "batch"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    n_alerts = max(1000, int(1_000_000 * args.scale))
-    n_ticks = max(1000, int(1_000_000 * args.scale))
-    t0 = time.perf_counter()
-    w = make_w1(n_alerts, n_ticks, rearm=args.rearm)
-    print(f"W1: {n_alerts:,} alerts ({args.rearm:.0%} rearm), {n_ticks:,} ticks, {len(w.names):,} symbols "
-          f"(generated in {time.perf_counter() - t0:.1f} s)")  # fmt: skip
-    build = measure_build(w)
+    if args.phase:
+        print(json.dumps(_phase(args)))
+        return 0
+    # Each phase in a fresh interpreter: the memory an earlier phase freed (indexes, a
+    # million Tick objects) made the later ones up to 30% slower in one process.
+    results: dict[str, dict[str, float]] = {}
+    for phase in ("build", "match", "batch"):
+        cmd = [sys.executable, __file__, "--phase", phase, "--scale", str(args.scale), "--batch", str(args.batch),
+               "--rearm", str(args.rearm)]  # fmt: skip
+        done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        results[phase] = json.loads(done.stdout.strip().splitlines()[-1])
+    build, m, b = results["build"], results["match"], results["batch"]
+    print(f"W1: {build['alerts']:,.0f} alerts ({args.rearm:.0%} rearm), {build['ticks']:,.0f} ticks, "
+          f"{build['symbols']:,.0f} symbols (generated in {build['generate_s']:.1f} s; each measurement "
+          "below runs in a fresh interpreter)")  # fmt: skip
     print(f"bulk build:    {build['build_s']:.3f} s   (baseline dict by id: {build['dict_baseline_s']:.3f} s)")
     print(f"memory:        {build['index_bytes_per_alert']:.0f} B/alert held by the index "
           f"(+ the caller's Alert object, {build['alert_object_bytes']:.0f} B with id and threshold)")  # fmt: skip
-    m = measure_match(w, n_ticks, min(2000, n_ticks))
     print(f"match:         {m['untimed_ticks_per_s']:,.0f} ticks/s in a plain loop; {m['ticks_per_s']:,.0f} ticks/s "
           f"with a timer around each call: median {m['median_ns']:.0f} ns, "
           f"p99 {m['p99_ns']:,.0f} ns, {m['fires']:,.0f} fires  (timer overhead {m['timer_overhead_ns']:.0f} ns "
           "subtracted)")  # fmt: skip
     print(f"  baseline scan of the symbol's alerts: median {m['scan_median_ns']:,.0f} ns, "
           f"p99 {m['scan_p99_ns']:,.0f} ns  -> {m['scan_median_ns'] / max(m['median_ns'], 1):,.0f}x")  # fmt: skip
-    b = measure_batch(w, args.batch)
     floor = b["searchsorted_floor_ticks_per_s"]
     mixed, per_symbol = b["mixed_ticks_per_s"], b["per_symbol_ticks_per_s"]
     print(f"match_batch:   mixed batches of {args.batch:,}: {mixed:,.0f} ticks/s ({mixed / floor:.2f} of floor); "

@@ -1,7 +1,7 @@
 """cryptoalerts: match crypto price ticks against very many price alerts, fast.
 
 The public API is what this module exports; everything else is internal.
-``import cryptoalerts`` loads numpy and sortedcontainers only (cold-start time in
+``import cryptoalerts`` loads numpy only (cold-start time in
 Lambda): the stores, the AWS code and the CLI are imported on first use.
 """
 
