@@ -36,7 +36,7 @@ _MD = Condition.MOVES_DOWN_PCT
 _LEVEL = frozenset({_A, _B, _MU, _MD})
 _ONCE = Trigger.ONCE
 DEFAULT_HISTORY_S = 3600.0
-_FIRST_CHUNK = 16
+_FIRST_CHUNK = 16  # galloping scan of a one-symbol batch starts with this many ticks
 _QUIET_RUN = 8  # quiet ticks in a row before a batch switches back to vectorised skipping
 _MIN_VECTOR_RUN = 64  # fewer ticks per symbol than this: the per-tick loop is faster
 _MIN_TICKS_PER_SYMBOL = 4  # a mixed batch thinner than this goes through the per-tick loop
@@ -44,7 +44,7 @@ _by_alert_id = operator.attrgetter("alert_id")
 _first = operator.itemgetter(0)
 _FRESH = AlertState()
 _LOW = 1 - 4e-12  # relative margins that keep the quiet band clear of percentage boundaries
-_HIGH = 1 + 4e-12  # galloping scan of a batch starts with this many ticks
+_HIGH = 1 + 4e-12
 
 
 def _last_index(values: list[float], x: float) -> int:
@@ -888,8 +888,14 @@ class AlertIndex:
         book.phi = phi
         book.pnext = pnext
 
-    def _fire(self, book: Book, alert: Alert, price: float, prev: float | None, ts: float, fires: list[Fired]) -> None:
-        """An armed alert whose condition holds: fire it, or park it if cooling down."""
+    def _fire(
+        self, book: Book, alert: Alert, price: float, prev: float | None, ts: float, fires: list[Fired],
+        taken: bool = False,
+    ) -> None:
+        """An armed alert whose condition holds: fire it, or park it if cooling down.
+
+        ``taken``: a level alert already taken out of its (only) armed family.
+        """
         if alert.expires_at is not None and ts >= alert.expires_at:
             self.remove(alert.id)  # lazy purge: it can never fire again
             return
@@ -902,8 +908,9 @@ class AlertIndex:
             rt = self._rt[alert.id] = Runtime()
         last_fire = rt.last_fire
         if last_fire is not None and ts < last_fire + alert.cooldown_s:
-            for fam, key in _slots(book, alert, True):
-                fam.discard(key, alert.id)
+            if not taken:
+                for fam, key in _slots(book, alert, True):
+                    fam.discard(key, alert.id)
             rt.parked = next(self._tokens)
             book.push_parked(last_fire + alert.cooldown_s, alert, rt.parked)
             return
@@ -911,8 +918,9 @@ class AlertIndex:
         rt.last_fire = ts
         fires.append(fired_from(alert, price, prev, ts, rt.seq))
         if alert.condition in _LEVEL:
-            for fam, key in _slots(book, alert, True):
-                fam.discard(key, alert.id)
+            if not taken:
+                for fam, key in _slots(book, alert, True):
+                    fam.discard(key, alert.id)
             rt.armed = False
             for fam, key in _slots(book, alert, False):
                 fam.add(key, alert)
@@ -924,8 +932,7 @@ class AlertIndex:
         """Fire the alerts of buckets just taken out of an armed level family.
 
         A level alert has no other place in the book, so a ``once`` alert without
-        expiry only has to leave ``_alerts``; the rest go through ``_fire``, whose
-        discard from the emptied range finds nothing.
+        expiry only has to leave ``_alerts``; the rest go through ``_fire``.
         """
         alerts = self._alerts
         once_seq = self._once_seq
@@ -937,15 +944,13 @@ class AlertIndex:
                     append(fired_from(alert, price, prev, ts, once_seq.pop(alert.id, 0) + 1))
                     del alerts[alert.id]
                 else:
-                    self._fire(book, alert, price, prev, ts, fires)
+                    self._fire(book, alert, price, prev, ts, fires, True)
 
     def _rearm(self, book: Book, alert: Alert, ts: float) -> None:
-        """A disarmed level alert whose condition is false again: arm it."""
+        """A disarmed level alert, already taken out of its family, whose condition is false again: arm it."""
         if alert.expires_at is not None and ts >= alert.expires_at:
             self.remove(alert.id)  # lazy purge, as in _fire
             return
-        for fam, key in _slots(book, alert, False):
-            fam.discard(key, alert.id)
         self._rt[alert.id].armed = True
         for fam, key in _slots(book, alert, True):
             fam.add(key, alert)
