@@ -53,8 +53,8 @@ class Family:
     maximum), with the buckets in parallel chunks. A bucket is the alert itself
     while it is alone under its key (most keys) and a ``{alert_id: Alert}`` dict
     once several share it, so removal from a crowded round-number threshold stays
-    O(log n). There is no dict keyed by the floats: the hashes of decimal-looking
-    doubles share their low bits, and such dicts probe several times per look-up.
+    O(log n). There is no dict keyed by the floats: on a big family each look-up in
+    one was a random access into a large table (docs/implementation.md).
 
     Positions are ``(chunk, offset)`` pairs; a range is taken out of the chunks with
     slice deletions, so a tick that fires a thousand alerts under consecutive keys
