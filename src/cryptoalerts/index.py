@@ -513,6 +513,8 @@ class AlertIndex:
             raise ValidationError("timestamps", t.shape, f"must have the same length as prices ({p.shape})")
         if n == 0:
             return []
+        if n < self._min_vector_run:
+            return self._batch_small(symbols, p.tolist(), t.tolist())
         if not (np.isfinite(p).all() and (p > 0).all()):
             bad = int(np.flatnonzero(~(np.isfinite(p) & (p > 0)))[0])
             raise ValidationError(f"prices[{bad}]", float(p[bad]), "must be finite and > 0")
@@ -522,8 +524,6 @@ class AlertIndex:
         if isinstance(symbols, str):
             if not symbols:
                 raise ValidationError("symbols", symbols, "must be non-empty strings")
-            if n < self._min_vector_run:
-                return self._batch_loop([symbols] * n, p.tolist(), t.tolist())
             return [f for _, f in self._batch_symbol(symbols, p, t, None)]
         syms = symbols if isinstance(symbols, list) else list(symbols)
         if len(syms) != n:
@@ -537,11 +537,38 @@ class AlertIndex:
         k = len(codes)
         if k == 1 and n >= self._min_vector_run:
             return [f for _, f in self._batch_symbol(syms[0], p, t, None)]
-        if n < self._min_vector_run or n < self._min_mixed_run * k:
+        if n < self._min_mixed_run * k:
             # A few ticks per symbol: numpy's per-call cost would exceed the work,
             # so run the per-tick fast path over the batch in order.
             return self._batch_loop(syms, p.tolist(), t.tolist())
         return self._batch_mixed(list(codes), code_arr, p, t)
+
+    def _batch_small(
+        self, symbols: Sequence[str] | str, prices: list[float], timestamps: list[float]
+    ) -> list[Fired]:
+        """A batch too small for numpy: the same checks in plain Python, then the per-tick loop.
+
+        A handful of ticks (a webhook's, one symbol's share of a stream) is the common
+        call, and numpy's per-call costs would be most of its time.
+        """
+        for i, x in enumerate(prices):
+            if not 0.0 < x < _INF:
+                raise ValidationError(f"prices[{i}]", x, "must be finite and > 0")
+        for i, x in enumerate(timestamps):
+            if not -_INF < x < _INF:
+                raise ValidationError(f"timestamps[{i}]", x, "must be finite")
+        n = len(prices)
+        if isinstance(symbols, str):
+            if not symbols:
+                raise ValidationError("symbols", symbols, "must be non-empty strings")
+            return self._batch_loop([symbols] * n, prices, timestamps)
+        syms = symbols if isinstance(symbols, list) else list(symbols)
+        if len(syms) != n:
+            raise ValidationError("symbols", len(syms), f"must have the same length as prices ({n})")
+        for sym in dict.fromkeys(syms):
+            if not isinstance(sym, str) or not sym:
+                raise ValidationError("symbols", sym, "must be non-empty strings")
+        return self._batch_loop(syms, prices, timestamps)
 
     def _batch_mixed(
         self, names: list[str], code_arr: np.ndarray[Any, Any], p: np.ndarray[Any, Any], t: np.ndarray[Any, Any]
@@ -596,7 +623,9 @@ class AlertIndex:
                 book.hist_p.extend(spl[s:f])
                 if len(hist_ts) >= book.trim_at:
                     self._trim(book, book.last_ts)
-            for i in range(f, e):  # the rest of this symbol's ticks, one by one as in match
+            # The rest of this symbol's ticks, one by one: match's logic inlined, as in
+            # _batch_loop (a method call per tick would cost more than the check itself).
+            for i in range(f, e):
                 price = spl[i]
                 ts = stl[i]
                 last = book.last_ts
