@@ -11,6 +11,7 @@ import csv
 import json
 import random
 import re
+import socket
 import sys
 from pathlib import Path
 
@@ -287,6 +288,23 @@ def test_unreachable_store_is_one_line_exit_1(tmp_path, capsys) -> None:
     assert len(err.splitlines()) == 1
     assert err.startswith("cryptoalerts init: error: ")
     assert "dir.db" in err
+
+
+def test_unreachable_dynamodb_fails_after_the_cli_attempts(monkeypatch, capsys) -> None:
+    """A closed port, through real aiobotocore: one line, exit 1, after the CLI's few attempts."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"dynamodb://Alerts?region=us-east-1&endpoint_url=http://127.0.0.1:{port}"
+    assert data_cmds._open_store(url).max_attempts == data_cmds.CLI_DYNAMODB_ATTEMPTS  # type: ignore[attr-defined]
+    assert data_cmds._open_store(url + "&max_attempts=2").max_attempts == 2  # type: ignore[attr-defined]
+    assert main(["alerts", "--store", url]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("cryptoalerts alerts: error: ")
+    assert f"127.0.0.1:{port}" in err
 
 
 def test_replay_on_a_memory_store_needs_no_init(files, tmp_path) -> None:
