@@ -189,6 +189,13 @@ def _event_band(book: Book, p: float) -> tuple[float, float]:
     return lo, hi
 
 
+def _check_names(symbols: Iterable[object]) -> None:
+    """Raise for the first batch symbol that is not a non-empty string."""
+    for sym in symbols:
+        if not isinstance(sym, str) or not sym:
+            raise ValidationError("symbols", sym, "must be non-empty strings")
+
+
 def _holding_prefix(fam: Family, holds: Callable[[float], bool]) -> int:
     """How many leading keys ``holds`` is true for (it is monotone: true, then false)."""
     n = 0
@@ -513,62 +520,50 @@ class AlertIndex:
             raise ValidationError("timestamps", t.shape, f"must have the same length as prices ({p.shape})")
         if n == 0:
             return []
-        if n < self._min_vector_run:
-            return self._batch_small(symbols, p.tolist(), t.tolist())
-        if not (np.isfinite(p).all() and (p > 0).all()):
-            bad = int(np.flatnonzero(~(np.isfinite(p) & (p > 0)))[0])
-            raise ValidationError(f"prices[{bad}]", float(p[bad]), "must be finite and > 0")
-        if not np.isfinite(t).all():
-            bad = int(np.flatnonzero(~np.isfinite(t))[0])
-            raise ValidationError(f"timestamps[{bad}]", float(t[bad]), "must be finite")
+        small = n < self._min_vector_run
+        if small:
+            # A handful of ticks (a webhook's, one symbol's share of a stream) is the common
+            # call: the same checks in plain Python, since numpy's per-call costs would be
+            # most of its time.
+            pl = p.tolist()
+            tl = t.tolist()
+            for i, x in enumerate(pl):
+                if not 0.0 < x < _INF:
+                    raise ValidationError(f"prices[{i}]", x, "must be finite and > 0")
+            for i, x in enumerate(tl):
+                if not -_INF < x < _INF:
+                    raise ValidationError(f"timestamps[{i}]", x, "must be finite")
+        else:
+            if not (np.isfinite(p).all() and (p > 0).all()):
+                bad = int(np.flatnonzero(~(np.isfinite(p) & (p > 0)))[0])
+                raise ValidationError(f"prices[{bad}]", float(p[bad]), "must be finite and > 0")
+            if not np.isfinite(t).all():
+                bad = int(np.flatnonzero(~np.isfinite(t))[0])
+                raise ValidationError(f"timestamps[{bad}]", float(t[bad]), "must be finite")
         if isinstance(symbols, str):
             if not symbols:
                 raise ValidationError("symbols", symbols, "must be non-empty strings")
+            if small:
+                return self._batch_loop([symbols] * n, pl, tl)
             return [f for _, f in self._batch_symbol(symbols, p, t, None)]
         syms = symbols if isinstance(symbols, list) else list(symbols)
         if len(syms) != n:
             raise ValidationError("symbols", len(syms), f"must have the same length as prices ({n})")
+        if small:
+            _check_names(dict.fromkeys(syms))
+            return self._batch_loop(syms, pl, tl)
         codes: dict[str, int] = {}
         setdefault = codes.setdefault
         code_arr = np.fromiter((setdefault(s, len(codes)) for s in syms), dtype=np.int64, count=n)
-        for sym in codes:
-            if not isinstance(sym, str) or not sym:
-                raise ValidationError("symbols", sym, "must be non-empty strings")
+        _check_names(codes)
         k = len(codes)
-        if k == 1 and n >= self._min_vector_run:
+        if k == 1:
             return [f for _, f in self._batch_symbol(syms[0], p, t, None)]
         if n < self._min_mixed_run * k:
             # A few ticks per symbol: numpy's per-call cost would exceed the work,
             # so run the per-tick fast path over the batch in order.
             return self._batch_loop(syms, p.tolist(), t.tolist())
         return self._batch_mixed(list(codes), code_arr, p, t)
-
-    def _batch_small(
-        self, symbols: Sequence[str] | str, prices: list[float], timestamps: list[float]
-    ) -> list[Fired]:
-        """A batch too small for numpy: the same checks in plain Python, then the per-tick loop.
-
-        A handful of ticks (a webhook's, one symbol's share of a stream) is the common
-        call, and numpy's per-call costs would be most of its time.
-        """
-        for i, x in enumerate(prices):
-            if not 0.0 < x < _INF:
-                raise ValidationError(f"prices[{i}]", x, "must be finite and > 0")
-        for i, x in enumerate(timestamps):
-            if not -_INF < x < _INF:
-                raise ValidationError(f"timestamps[{i}]", x, "must be finite")
-        n = len(prices)
-        if isinstance(symbols, str):
-            if not symbols:
-                raise ValidationError("symbols", symbols, "must be non-empty strings")
-            return self._batch_loop([symbols] * n, prices, timestamps)
-        syms = symbols if isinstance(symbols, list) else list(symbols)
-        if len(syms) != n:
-            raise ValidationError("symbols", len(syms), f"must have the same length as prices ({n})")
-        for sym in dict.fromkeys(syms):
-            if not isinstance(sym, str) or not sym:
-                raise ValidationError("symbols", sym, "must be non-empty strings")
-        return self._batch_loop(syms, prices, timestamps)
 
     def _batch_mixed(
         self, names: list[str], code_arr: np.ndarray[Any, Any], p: np.ndarray[Any, Any], t: np.ndarray[Any, Any]
