@@ -322,6 +322,21 @@ def test_tick_rejects_bad_values(args: tuple[Any, ...], field: str) -> None:
     assert err.value.field == field
 
 
+def test_numpy_numbers_become_plain_floats() -> None:
+    # numpy.float64 is a float subclass: kept as it was, every comparison with it in
+    # the index returned a numpy bool (slower, and not a bool for strict callers).
+    alert = Alert(id="n", symbol="BTC", condition="enters_channel", lower=np.float64(1.5), upper=np.float32(2.5))
+    tick = Tick("BTC", np.float64(2.0), np.float64(7.0))
+    values = [alert.lower, alert.upper, tick.price, tick.ts]
+    assert [type(v) for v in values] == [float] * 4
+    assert values == [1.5, 2.5, 2.0, 7.0]
+    index = AlertIndex([alert])
+    index.match(Tick("BTC", np.float64(3.0), 1))
+    (f,) = index.match(tick)
+    assert type(f.price) is float
+    assert type(f.lower) is float
+
+
 def test_metadata_is_carried_and_never_interpreted() -> None:
     alert = Alert(id="m", symbol="BTC", condition="above", threshold=1, metadata={"team": "desk-2", "tags": [1]})
     assert Alert.from_dict(alert.to_dict()) == alert

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -41,9 +42,6 @@ def below(x: float) -> float:
 def above(x: float) -> float:
     """The smallest double > x."""
     return _next_up(x, _INF)
-
-
-  # keys per chunk before a split; see docs/implementation.md
 
 
 class Family:
@@ -313,7 +311,6 @@ def flatten(buckets: Iterable[Alert | dict[str, Alert]]) -> list[Alert]:
     return out
 
 
-
 class PctGroup:
     """Percentage-move alerts of one symbol sharing one ``window_s``.
 
@@ -388,12 +385,15 @@ class Book:
         self.pct: dict[float, PctGroup] = {}
         self.parked: dict[str, Alert] = {}  # armed rearm alerts waiting out their cooldown
         self.heap: list[tuple[float, int, str]] = []  # (ready_ts, tiebreak, alert_id)
-        self.hist_ts: list[float] = []
-        self.hist_p: list[float] = []
+        # Tick history as packed doubles: a window's extremes are then read from
+        # contiguous memory, not from float objects scattered over the heap
+        # (docs/implementation.md: "History as packed doubles").
+        self.hist_ts: array[float] = array("d")
+        self.hist_p: array[float] = array("d")
         self.hist_base = 0  # absolute position of hist_*[0] (trimming moves it on)
         # min/max of whole blocks of history positions, for window extremes (index._summarise)
-        self.blk_lo: list[float] = []
-        self.blk_hi: list[float] = []
+        self.blk_lo: array[float] = array("d")
+        self.blk_hi: array[float] = array("d")
         self.blk_first = 0  # absolute block number of blk_lo[0]
         self.trim_at = 4096
 
@@ -410,8 +410,8 @@ class Book:
     def reset_blocks(self) -> None:
         """Forget the block summaries (the history was replaced)."""
         self.hist_base = 0
-        self.blk_lo = []
-        self.blk_hi = []
+        self.blk_lo = array("d")
+        self.blk_hi = array("d")
         self.blk_first = 0
 
     def families(self) -> list[Family]:

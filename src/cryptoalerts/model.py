@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
@@ -80,9 +81,11 @@ def to_number(field_name: str, value: object, *, positive: bool = True, allow_ze
     """Parse a decimal string or number into a finite double, or raise ``ValidationError``."""
     if isinstance(value, bool):  # bool is an int; True as a price is a bug, not a 1
         raise ValidationError(field_name, value, "must be a number or a decimal string, not a bool")
-    if isinstance(value, float):
+    if type(value) is float:
         number = value
-    elif isinstance(value, (int, Decimal)):
+    elif isinstance(value, (float, int, Decimal, numbers.Real)):
+        # numpy scalars too; a numpy.float64 (a float subclass) kept as it is would make
+        # every comparison with it return a numpy bool
         number = float(value)
     elif isinstance(value, str):
         try:
