@@ -800,7 +800,8 @@ def main(argv: list[str] | None = None) -> int:
     results, notes = run_all(plan, skip=skip)
     ok = check(results)
     title = (f"{plan.n_alerts:,} once above/below alerts over {N_SYMBOLS} symbols, "
-             f"{plan.n_ticks:,} ticks (Python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
+             f"{plan.n_ticks:,} ticks (Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+             f"{'compiled' if cryptoalerts.COMPILED else 'pure-Python'} build)")
     if AlertIndex is not cryptoalerts.AlertIndex:
         title += f" [index: {AlertIndex.__module__}.{AlertIndex.__qualname__}]"
     header, rows = table_rows(results)

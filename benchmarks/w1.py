@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+import cryptoalerts
 from cryptoalerts import Alert, AlertIndex, Tick
 
 
@@ -298,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         done = subprocess.run(cmd, check=True, capture_output=True, text=True)
         results[phase] = json.loads(done.stdout.strip().splitlines()[-1])
     build, m, b = results["build"], results["match"], results["batch"]
+    print(f"cryptoalerts {'compiled by mypyc' if cryptoalerts.COMPILED else 'pure Python'} "
+          f"({cryptoalerts.index.__file__}), Python {sys.version.split()[0]}")
     print(f"W1: {build['alerts']:,.0f} alerts ({args.rearm:.0%} rearm), {build['ticks']:,.0f} ticks, "
           f"{build['symbols']:,.0f} symbols (generated in {build['generate_s']:.1f} s; each measurement "
           "below runs in a fresh interpreter)")  # fmt: skip

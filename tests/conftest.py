@@ -24,3 +24,12 @@ def _isolated_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A run meant for the compiled build (tests/test_compiled.py) fails if it got the pure one."""
+    if os.environ.get("CRYPTOALERTS_EXPECT_COMPILED") == "1":
+        import cryptoalerts
+
+        if not cryptoalerts.COMPILED:
+            raise pytest.UsageError(f"CRYPTOALERTS_EXPECT_COMPILED=1 but {cryptoalerts.index.__file__} is not compiled")

@@ -7,8 +7,10 @@ Lambda): the stores, the AWS code and the CLI are imported on first use.
 
 from __future__ import annotations
 
+from importlib.machinery import EXTENSION_SUFFIXES
 from typing import TYPE_CHECKING, Any
 
+from cryptoalerts import index as _index
 from cryptoalerts.errors import (
     AlertNotFoundError,
     ConflictError,
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from cryptoalerts.stores import AlertStore, open_store
 
 __all__ = [
+    "COMPILED",
     "Alert",
     "AlertEngine",
     "AlertIndex",
@@ -54,6 +57,11 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+#: True when the matching core (``index``, ``_book``, ``_bulk``) runs as native code
+#: compiled by mypyc (a ``CRYPTOALERTS_COMPILE=1`` build); False for the pure-Python
+#: build. Both behave identically; benchmarks print it beside their figures.
+COMPILED: bool = (_index.__file__ or "").endswith(tuple(EXTENSION_SUFFIXES))
 
 _LAZY = {
     "AlertEngine": "cryptoalerts.engine",

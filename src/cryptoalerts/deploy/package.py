@@ -10,6 +10,8 @@ widen ``manylinux_2_X`` tags by itself, so every compatible tag is passed.
 The zip is reproducible (sorted entries, fixed timestamps) and carries no tests,
 ``__pycache__``, ``bin/`` scripts or installer bookkeeping in ``.dist-info`` (RECORD,
 INSTALLER, ...); METADATA stays because ``importlib.metadata.version`` reads it.
+The library goes in as pure Python even from a compiled (``CRYPTOALERTS_COMPILE=1``)
+installation: its native modules are for the machine that built them.
 """
 
 from __future__ import annotations
@@ -141,7 +143,9 @@ def build_package(
                 entries[relative.as_posix()] = path
         for path in _walk(_LIBRARY):
             relative = path.relative_to(_LIBRARY.parent)
-            if relative.parts[1] not in _DROP_LIBRARY and _keep(relative):
+            # A mypyc-compiled installation's extension modules are built for this
+            # machine, not for the target; the zip carries the pure-Python sources.
+            if relative.parts[1] not in _DROP_LIBRARY and relative.suffix != ".so" and _keep(relative):
                 entries[relative.as_posix()] = path
         for path in handler_files(handlers_dir(handlers)):
             entries[path.name] = path
