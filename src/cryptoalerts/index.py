@@ -604,6 +604,10 @@ class AlertIndex:
         stop = np.minimum(np.append(loud, n)[at], ends)
         spl = sp.tolist()
         stl = st.tolist()
+        # Byte views of the sorted columns: a quiet run goes into the history with
+        # array.frombytes on a slice of these, without a numpy slice and copy per symbol.
+        spb = sp.data.cast("B")
+        stb = st.data.cast("B")
         counts = self.counts
         slow = self._slow
         tagged: list[tuple[int, Fired]] = []
@@ -615,8 +619,8 @@ class AlertIndex:
                 book.last_price = spl[f - 1]
                 book.last_ts = stl[f - 1]
                 hist_ts = book.hist_ts
-                hist_ts.frombytes(st[s:f].tobytes())  # from numpy without float objects
-                book.hist_p.frombytes(sp[s:f].tobytes())
+                hist_ts.frombytes(stb[8 * s : 8 * f])  # from numpy without float objects
+                book.hist_p.frombytes(spb[8 * s : 8 * f])
                 if len(hist_ts) >= book.trim_at:
                     self._trim(book, book.last_ts)
             # The rest of this symbol's ticks, one by one: match's logic inlined, as in
