@@ -277,6 +277,19 @@ def test_match_batch_rejects_bad_input_and_changes_nothing(prices: Any, timestam
     assert index.counts.accepted == 0
 
 
+@pytest.mark.parametrize("n", [10, 200])  # the plain-Python path for small batches, and the numpy one
+@pytest.mark.parametrize("bad", [["S"], "", 7])
+def test_match_batch_rejects_a_bad_symbol_and_changes_nothing(bad: Any, n: int) -> None:
+    index = AlertIndex([Alert(id="a", symbol="S", condition="above", threshold=1.5)])
+    symbols = ["S", "T"] * (n // 2)
+    symbols[n - 1] = bad
+    with pytest.raises(ValidationError, match="symbols") as err:
+        index.match_batch(symbols, [2.0] * n, list(range(n)))
+    assert err.value.value == bad
+    assert len(index) == 1
+    assert index.counts.accepted == 0
+
+
 # -- model validation -------------------------------------------------------------
 @pytest.mark.parametrize(
     ("fields", "names"),

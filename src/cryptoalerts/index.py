@@ -196,6 +196,15 @@ def _check_names(symbols: Iterable[object]) -> None:
             raise ValidationError("symbols", sym, "must be non-empty strings")
 
 
+def _distinct(symbols: list[str]) -> dict[str, None]:
+    """The batch's symbols in order of first appearance; an unhashable one is a ValidationError."""
+    try:
+        return dict.fromkeys(symbols)
+    except TypeError:
+        _check_names(symbols)  # names the first symbol that is not a string
+        raise
+
+
 def _holding_prefix(fam: Family, holds: Callable[[float], bool]) -> int:
     """How many leading keys ``holds`` is true for (it is monotone: true, then false)."""
     n = 0
@@ -551,12 +560,12 @@ class AlertIndex:
         if len(syms) != n:
             raise ValidationError("symbols", len(syms), f"must have the same length as prices ({n})")
         if small:
-            _check_names(dict.fromkeys(syms))
+            _check_names(_distinct(syms))
             return self._batch_loop(syms, pl, tl)
-        codes: dict[str, int] = {}
-        setdefault = codes.setdefault
-        code_arr = np.fromiter((setdefault(s, len(codes)) for s in syms), dtype=np.int64, count=n)
+        # Codes in order of first appearance, in two C-level passes over the symbols.
+        codes = {s: i for i, s in enumerate(_distinct(syms))}
         _check_names(codes)
+        code_arr = np.fromiter(map(codes.__getitem__, syms), dtype=np.int64, count=n)
         k = len(codes)
         if k == 1:
             return [f for _, f in self._batch_symbol(syms[0], p, t, None)]
