@@ -563,8 +563,10 @@ class AlertIndex:
             _check_names(_distinct(syms))
             return self._batch_loop(syms, pl, tl)
         # Codes in order of first appearance, in two C-level passes over the symbols.
-        codes = {s: i for i, s in enumerate(_distinct(syms))}
-        _check_names(codes)
+        # Names are checked first: the compiled build type-checks the dict's keys.
+        distinct = _distinct(syms)
+        _check_names(distinct)
+        codes = {s: i for i, s in enumerate(distinct)}
         code_arr = np.fromiter(map(codes.__getitem__, syms), dtype=np.int64, count=n)
         k = len(codes)
         if k == 1:
