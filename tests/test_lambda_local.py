@@ -255,10 +255,15 @@ def test_cli_local_serves_signed_posts_and_writes_notifications(tmp_path: Path) 
     store_url = f"sqlite:///{tmp_path / 'cli.db'}"
     asyncio.run(seed(store_url))
     notes, failures = tmp_path / "notes.jsonl", tmp_path / "fail.jsonl"
-    env = {**os.environ, "WEBHOOK_SECRET": SECRET.decode()}
+    env = {**os.environ, "WEBHOOK_SECRET": SECRET.decode(), "PYTHONFAULTHANDLER": "1"}
     cmd = [sys.executable, "-m", "cryptoalerts", "local", "--store", store_url, "--port", "0",
            "--notifications", str(notes), "--failures", str(failures)]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell that starts a job in the background without job control makes it ignore SIGINT, and
+    # Python keeps an ignored SIGINT ignored: give the server the default, as a terminal would.
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
@@ -275,7 +280,13 @@ def test_cli_local_serves_signed_posts_and_writes_notifications(tmp_path: Path) 
         assert sorted(keys) == sorted(EXPECTED)
     finally:
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            # Ctrl-C did not stop it: make faulthandler print every thread's stack, then fail with it.
+            proc.send_signal(signal.SIGABRT)
+            _, err = proc.communicate(timeout=30)
+            pytest.fail(f"'cryptoalerts local' ignored SIGINT for 30 s; its threads:\n{err[-8000:]}")
     assert proc.returncode == 130, err
 
 

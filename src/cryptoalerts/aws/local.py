@@ -71,6 +71,8 @@ __all__ = ["RETRY_DELAYS_S", "LocalContext", "LocalRuntime", "default_handlers_d
 
 log = logging.getLogger(__name__)
 
+_SHUTDOWN_TIMEOUT_S = 2.0  # how long stopping the webhook server waits for open connections
+
 #: Lambda's delays before the first and the second retry of a function error.
 RETRY_DELAYS_S: Final = (60.0, 120.0)
 REGION: Final = "us-east-1"
@@ -389,7 +391,9 @@ class LocalRuntime:
 
         app = web.Application(client_max_size=10 * 1024 * 1024)  # HTTP API's payload limit
         app.router.add_route("*", "/{tail:.*}", self._http)
-        self._runner = web.AppRunner(app, access_log=None)
+        # Bounded graceful shutdown: aiohttp waits up to 60 s by default for open connections,
+        # so a client that keeps one open would make Ctrl-C hang that long.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
