@@ -290,6 +290,26 @@ def test_cli_local_serves_signed_posts_and_writes_notifications(tmp_path: Path) 
     assert proc.returncode == 130, err
 
 
+def test_cli_local_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WEBHOOK_SECRET": SECRET.decode()}
+    cmd = [sys.executable, "-m", "cryptoalerts", "local", "--store", f"sqlite:///{tmp_path / 'term.db'}", "--port", "0",
+           "--notifications", str(tmp_path / "n.jsonl"), "--failures", str(tmp_path / "f.jsonl")]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert "webhook: POST http://127.0.0.1:" in proc.stdout.readline()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert err.strip().splitlines()[-1] == "cryptoalerts local: stopped", err
+
+
 def test_cli_local_without_a_secret_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from cryptoalerts.cli import main
 

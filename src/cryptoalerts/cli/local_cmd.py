@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
+import sys
 from pathlib import Path
 
 from cryptoalerts.cli import UsageError
@@ -74,7 +77,12 @@ async def _serve(args: argparse.Namespace, store: str, secret: bytes) -> None:
         failure_path=Path(args.failures),
         port=args.port,
     )
+    stop = asyncio.Event()
+    with contextlib.suppress(NotImplementedError):  # no signal handlers in Windows event loops
+        # SIGTERM (docker stop, systemd, kill) stops as gracefully as Ctrl-C, with exit code 0.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with runtime:
         print(f"webhook: POST {runtime.url}/ticks  store: {store}", flush=True)
         print(f"notifications -> {args.notifications}  failures -> {args.failures}  (Ctrl-C stops)", flush=True)
-        await asyncio.Event().wait()
+        await stop.wait()
+    print("cryptoalerts local: stopped", file=sys.stderr)
