@@ -264,6 +264,61 @@ def test_match_batch_equals_match_on_a_random_walk() -> None:
     batched._check()
 
 
+def _fine_alert(rng: np.random.Generator, i: int, symbol: str) -> Alert:
+    """One alert of any condition, its levels on the 0.01 grid the walks' prices use."""
+    kinds = ["above", "below", "crosses_up", "crosses_down", "crosses", "enters_channel", "exits_channel"]
+    cond = str(rng.choice(kinds + ["moves_up_pct", "moves_down_pct"] * 2))  # percentage moves twice as often
+    level = round(100 * float(np.exp(rng.uniform(-0.04, 0.04))), 2)
+    kw: dict[str, Any] = {"threshold": level}
+    if cond.endswith("channel"):
+        kw = {"lower": level, "upper": round(level * (1 + float(rng.uniform(0.003, 0.02))), 2)}
+    elif cond.startswith("moves"):
+        kw = {"pct": float(rng.choice([0.5, 0.8, 1.0, 1.5, 2.5])), "window_s": float(rng.choice([5.0, 20.0, 60.0]))}
+    rearm = rng.random() < 0.4
+    return Alert(
+        id=f"f{i}", symbol=symbol, condition=cond, trigger="rearm" if rearm else "once",
+        cooldown_s=float(rng.choice([0.0, 0.0, 3.0])) if rearm else 0.0,
+        expires_at=float(rng.uniform(200, 1500)) if rng.random() < 0.2 else None, **kw,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_condition_agrees_with_the_model_on_fine_random_walks(seed: int) -> None:
+    """``match`` and ``match_batch`` against the table applied literally, on fine prices.
+
+    The stateful test draws prices from a coarse grid, which makes ties; these walks
+    move in 0.3% steps on a 0.01 grid, so prices also land just inside and just
+    outside the quiet bands the index derives from neighbouring keys and window
+    extremes, where a wrong bound shows (a percentage band bound left too wide passes
+    the stateful test and fails here).
+    """
+    rng = np.random.default_rng(seed)
+    symbols = ["P", "Q"]
+    alerts = [_fine_alert(rng, i, symbols[i % 2]) for i in range(240)]
+    n = 3000
+    syms = [symbols[k] for k in rng.integers(0, 2, n)]
+    prices = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.003, n))), 2)
+    ts = np.cumsum(rng.choice([0.0, 0.5, 1.0], n)) + rng.choice([0.0, 0.0, 0.0, -2.0], n)  # some stale
+    model = ReferenceIndex(alerts, history_s=120.0)
+    index = AlertIndex(alerts, history_s=120.0)
+    batched = AlertIndex.from_alerts(alerts, history_s=120.0)
+    expected = []
+    got = []
+    for s, p, t in zip(syms, prices.tolist(), ts.tolist(), strict=True):
+        expected.extend(model.match(Tick(s, p, t)))
+        got.extend(index.match(Tick(s, p, t)))
+    in_batches = []
+    for start in range(0, n, 500):
+        part = slice(start, start + 500)
+        in_batches.extend(batched.match_batch(syms[part], prices[part], ts[part]))
+    assert got == expected
+    assert in_batches == expected
+    assert len({f.alert_id for f in expected}) > 60  # most alerts fire, many several times
+    assert index.counts == batched.counts == model.counts
+    index._check()
+    batched._check()
+
+
 @pytest.mark.parametrize(
     ("prices", "timestamps", "field"),
     [([1.0, float("nan")], [1, 2], "prices[1]"), ([1.0, -2.0], [1, 2], "prices[1]"),
