@@ -6,7 +6,9 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from cryptoalerts import Alert, AlertState, Condition, Fired, ReferenceIndex, Tick, TickCounts
@@ -254,6 +256,58 @@ async def test_process_arrays_matches_process(store: AlertStore) -> None:
     assert [f.key for f in result.fired] == [("a", 1), ("a", 2)]
     assert [f.key for f in mixed.fired] == [("a", 3)]
     assert result.counts.accepted == 3
+
+
+async def test_process_arrays_of_numbers_matches_process_of_ticks(store: AlertStore) -> None:
+    """The column path (numpy grouping, no Tick per row) against process() on the same stream."""
+    rng = random.Random(11)
+    alerts = make_alerts(rng, 300)
+    ticks = make_ticks(rng, 1500)
+    other = MemoryStore()
+    await other.init()
+    for s in (store, other):
+        await s.put_alerts(alerts)
+    async with AlertEngine(store) as by_columns, AlertEngine(other) as by_ticks:
+        for start in range(0, len(ticks), 400):
+            part = ticks[start : start + 400]
+            columns = (
+                [t.symbol for t in part],
+                np.array([t.price for t in part]),
+                [t.ts for t in part] if start % 800 else np.array([t.ts for t in part]),  # lists and arrays
+            )
+            got = await by_columns.process_arrays(*columns)
+            expected = await by_ticks.process(part)
+            assert got == expected
+    assert [f.key for f in await store.list_fires()] == [f.key for f in await other.list_fires()]
+    assert len(await store.list_fires()) > 100
+
+
+@pytest.mark.parametrize(
+    ("symbols", "prices", "timestamps", "field"),
+    [
+        (["BTC", "ETH"], [101.0, float("nan")], [T0, T0], "price"),
+        (["BTC", "ETH"], np.array([101.0, -1.0]), [T0, T0], "price"),
+        (["BTC", "ETH"], [101.0, True], [T0, T0], "price"),  # a bool is not a price, even to numpy
+        (["BTC", "ETH"], [101.0, "abc"], [T0, T0], "price"),
+        (["BTC", "ETH"], [101.0, 1.0], [T0, float("inf")], "ts"),
+        (["BTC", ""], [101.0, 1.0], [T0, T0], "symbol"),
+        (["BTC", "E\nTH"], [101.0, 1.0], [T0, T0], "symbol"),
+        ("", [101.0, 1.0], [T0, T0], "symbol"),
+    ],
+)
+async def test_process_arrays_refuses_a_bad_row_before_matching_any(
+    store: AlertStore, symbols: Any, prices: Any, timestamps: Any, field: str
+) -> None:
+    await store.put_alert(Alert(id="a", symbol="BTC", condition="above", threshold=100))
+    async with AlertEngine(store) as engine:
+        with pytest.raises(ValidationError) as err:
+            await engine.process_arrays(symbols, prices, timestamps)
+        assert err.value.field == field
+        assert engine.index.counts == TickCounts()
+        # decimal strings are prices, as in Tick
+        result = await engine.process_arrays(["BTC"], ["100.5"], [T0])
+    assert [f.key for f in result.fired] == [("a", 1)]
+    assert [f.key for f in await store.list_fires()] == [("a", 1)]
 
 
 async def test_engine_refuses_bad_settings_and_use_before_start(store: AlertStore) -> None:
