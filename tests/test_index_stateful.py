@@ -78,6 +78,9 @@ class IndexVersusModel(RuleBasedStateMachine):
         # Likewise history blocks of two ticks, so window extremes use block summaries.
         self._block = cryptoalerts.index._BLOCK
         cryptoalerts.index._BLOCK = 2
+        # And trimming whenever the history grows by a few ticks (cutting into blocks).
+        self._slack = cryptoalerts.index._TRIM_SLACK
+        cryptoalerts.index._TRIM_SLACK = 3
         self.fast = self._forced(AlertIndex(history_s=HISTORY_S))
         self.twin = AlertIndex(history_s=HISTORY_S)
         self.model = ReferenceIndex(history_s=HISTORY_S)
@@ -95,6 +98,7 @@ class IndexVersusModel(RuleBasedStateMachine):
     def teardown(self) -> None:
         cryptoalerts._book._LOAD = self._load
         cryptoalerts.index._BLOCK = self._block
+        cryptoalerts.index._TRIM_SLACK = self._slack
 
     def _all(self) -> tuple[Any, ...]:
         return (self.fast, self.twin, self.model)

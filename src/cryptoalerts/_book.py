@@ -318,10 +318,15 @@ class PctGroup:
     (and its block summaries) on the slow path only, so quiet ticks never pay for them.
     """
 
-    __slots__ = ("da", "dd", "ua", "ud", "w")
+    __slots__ = ("da", "dd", "hi", "lo", "next_event", "ua", "ud", "w")
 
     def __init__(self, w: float) -> None:
         self.w = w
+        # This group's own quiet band and next event (index._pct_band); empty until
+        # computed, and emptied whenever any alert joins or leaves the symbol's groups.
+        self.lo = _INF
+        self.hi = -_INF
+        self.next_event = _INF
         self.ua = Family()  # moves_up_pct, armed, keyed by pct
         self.ud = Family()  # moves_up_pct, disarmed (rearm only)
         self.da = Family()  # moves_down_pct, armed
@@ -395,7 +400,7 @@ class Book:
         self.blk_lo: array[float] = array("d")
         self.blk_hi: array[float] = array("d")
         self.blk_first = 0  # absolute block number of blk_lo[0]
-        self.trim_at = 4096
+        self.trim_at = 0  # history length that triggers the next trim (index._trim sets it)
 
     def invalidate(self, pct: bool = True) -> None:
         """Force the next accepted tick onto the slow path (and ``pct``: the percentage groups too)."""
@@ -406,6 +411,9 @@ class Book:
         if pct:
             self.plo = _INF
             self.phi = -_INF
+            for group in self.pct.values():
+                group.lo = _INF
+                group.hi = -_INF
 
     def reset_blocks(self) -> None:
         """Forget the block summaries (the history was replaced)."""
