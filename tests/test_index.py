@@ -229,6 +229,25 @@ def test_export_restore_goes_on_identically() -> None:
     assert restored.export_state() == live.export_state()
 
 
+@pytest.mark.parametrize("cls", INDEXES)
+def test_export_state_of_a_symbol_without_its_alerts(cls: type) -> None:
+    alerts = [
+        Alert(id="b1", symbol="BTC", condition="above", threshold=100, trigger="rearm"),
+        Alert(id="e1", symbol="ETH", condition="below", threshold=10, trigger="rearm"),
+    ]
+    index = cls(alerts)
+    index.match(Tick("BTC", 101, 1))
+    index.match(Tick("ETH", 9, 2))
+    full = index.export_state(["BTC"])
+    lean = index.export_state(["BTC"], alerts=False)
+    assert lean.symbols == full.symbols
+    assert list(lean.symbols) == ["BTC"]
+    assert lean.alerts == {}
+    assert set(full.alerts) == {"b1"}
+    assert index.export_state(alerts=False).alerts == {}
+    assert set(index.export_state(alerts=False).symbols) == {"BTC", "ETH"}
+
+
 # -- batches ------------------------------------------------------------------------
 def test_match_batch_equals_match_on_a_random_walk() -> None:
     rng = np.random.default_rng(7)

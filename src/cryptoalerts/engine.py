@@ -350,7 +350,7 @@ class AlertEngine:
                     self._uncount(accepted, stale, duplicate)
                     await self._resync(symbol, record)
                     continue
-                new_state = index.export_state([symbol]).symbols[symbol]
+                new_state = index.export_state([symbol], alerts=False).symbols[symbol]
                 states: dict[str, AlertState] = {}
                 for fire in fires:
                     if fire.alert_id in index:

@@ -1086,8 +1086,13 @@ class AlertIndex:
         book.next_event = next_event
 
     # -- state ----------------------------------------------------------------
-    def export_state(self, symbols: Iterable[str] | None = None) -> IndexState:
-        """Runtime state (all symbols, or the given ones and their alerts) for a store."""
+    def export_state(self, symbols: Iterable[str] | None = None, *, alerts: bool = True) -> IndexState:
+        """Runtime state (all symbols, or the given ones and their alerts) for a store.
+
+        ``alerts=False`` leaves the alerts' states out: a caller committing one
+        symbol's tick state after a batch needs only that, and the states of a
+        symbol holding 180,000 of W1's alerts take 0.45 s to export.
+        """
         names = list(self._books) if symbols is None else [s for s in symbols if s in self._books]
         sym_states: dict[str, SymbolState] = {}
         alert_states: dict[str, AlertState] = {}
@@ -1099,10 +1104,10 @@ class AlertIndex:
                 sym_states[name] = SymbolState(
                     book.last_price, book.last_ts, tuple(t for t, _ in pairs), tuple(x for _, x in pairs)
                 )
-            if symbols is not None:
+            if symbols is not None and alerts:
                 for alert in self.alerts(name):
                     alert_states[alert.id] = self.alert_state(alert.id)
-        if symbols is None:
+        if symbols is None and alerts:
             for alert_id in self._alerts:
                 alert_states[alert_id] = self.alert_state(alert_id)
         return IndexState(sym_states, alert_states)

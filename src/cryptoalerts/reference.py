@@ -194,7 +194,7 @@ class ReferenceIndex:
         return fires
 
     # -- state ----------------------------------------------------------------
-    def export_state(self, symbols: Iterable[str] | None = None) -> IndexState:
+    def export_state(self, symbols: Iterable[str] | None = None, *, alerts: bool = True) -> IndexState:
         wanted = None if symbols is None else set(symbols)
         sym_states = {
             sym: SymbolState(
@@ -207,7 +207,7 @@ class ReferenceIndex:
             if wanted is None or sym in wanted
         }
         alert_states = {
-            k: v for k, v in self._states.items() if wanted is None or self._alerts[k].symbol in wanted
+            k: v for k, v in self._states.items() if alerts and (wanted is None or self._alerts[k].symbol in wanted)
         }
         return IndexState(sym_states, alert_states)
 
