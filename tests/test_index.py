@@ -229,6 +229,31 @@ def test_export_restore_goes_on_identically() -> None:
     assert restored.export_state() == live.export_state()
 
 
+def test_exported_history_keeps_only_possible_window_extremes_and_restores_exactly() -> None:
+    rng = np.random.default_rng(3)
+    alerts = [
+        Alert(id=f"m{i}", symbol="BTC", condition="moves_up_pct" if i % 2 else "moves_down_pct",
+              pct=float(rng.choice([0.2, 0.5, 1.0])), window_s=float(rng.choice([60.0, 600.0, 3600.0])),
+              trigger="rearm" if i % 3 else "once", cooldown_s=float(rng.choice([0.0, 30.0])))
+        for i in range(40)
+    ]  # fmt: skip
+    prices = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.0005, 6000))), 3).tolist()
+    live = AlertIndex(alerts)
+    for t, price in enumerate(prices[:4000]):
+        live.match(Tick("BTC", price, float(t)))
+    state = live.export_state()
+    kept = state.symbols["BTC"].history_price
+    assert 10 < len(kept) < 400  # of 3,601 ticks in the last hour
+    restored = AlertIndex(live.alerts())  # once alerts that fired are gone (a store keeps that)
+    restored.restore_state(state)
+    fires = 0
+    for t, price in enumerate(prices[4000:], start=4000):
+        expected = live.match(Tick("BTC", price, float(t)))
+        assert restored.match(Tick("BTC", price, float(t))) == expected
+        fires += len(expected)
+    assert fires > 20
+
+
 @pytest.mark.parametrize("cls", INDEXES)
 def test_export_state_of_a_symbol_without_its_alerts(cls: type) -> None:
     alerts = [

@@ -38,9 +38,11 @@ class AlertState:
 class SymbolState:
     """Per-symbol tick state: the last accepted tick and the recent accepted ticks.
 
-    ``history_ts``/``history_price`` hold the accepted ticks of the last
-    ``history_s`` seconds (oldest first); percentage-move alerts take their window
-    minimum and maximum from them.
+    ``history_ts``/``history_price`` hold accepted ticks of the last ``history_s``
+    seconds (oldest first); percentage-move alerts take their window minimum and
+    maximum from them. ``AlertIndex.export_state`` keeps only the ticks a later
+    window's minimum or maximum can still be (none has a later tick at a price
+    at least as extreme), which is all a restored index needs.
     """
 
     last_price: float
