@@ -1158,6 +1158,8 @@ class AlertIndex:
                 elif ast.seq:
                     self._once_seq[alert_id] = ast.seq
                 continue
+            if ast == _FRESH and alert_id not in self._rt:
+                continue  # already so: placing it again would only cost time (an engine's cold start)
             self.remove(alert_id)
             self.add(alert, ast)
 
