@@ -936,65 +936,58 @@ class AlertIndex:
         tail_hi = max(tail, default=-_INF)
         summarised = False
         for w, group in list(book.pct.items()):
+            # A group still inside its own band has nothing that can fire or re-arm.
+            if not (group.lo <= price <= group.hi and ts < group.next_event):
+                ua = group.ua
+                ud = group.ud
+                da = group.da
+                dd = group.dd
+                if ud.maxes or dd.maxes:  # disarmed alerts re-arm when an extreme leaves: times needed
+                    lo, tmin, hi, tmax = _window_extremes(book, ts - w, True)
+                elif not (ua.maxes or da.maxes):
+                    del book.pct[w]
+                    continue
+                else:  # _window_extremes without the times, sharing the tail's scan
+                    tmin = tmax = _NAN
+                    i = bisect_left(hist_ts, ts - w)  # the window is [ts - w, ts], this tick included
+                    b1 = -(-(base + i) // _BLOCK)  # its first whole block
+                    if b2 - b1 < 2:
+                        window = hist_p[i:]
+                        lo = min(window)
+                        hi = max(window)
+                    else:
+                        if not summarised:
+                            _summarise(book)
+                            summarised = True
+                        k = book.blk_first
+                        lo = min(book.blk_lo[b1 - k : b2 - k])
+                        hi = max(book.blk_hi[b1 - k : b2 - k])
+                        head = hist_p[i : b1 * _BLOCK - base]
+                        if head:
+                            lo = min(lo, min(head))
+                            hi = max(hi, max(head))
+                        lo = min(lo, tail_lo)
+                        hi = max(hi, tail_hi)
+                # Moves fire for a prefix of the pcts (sorted ascending) and fail for a suffix;
+                # each family first tests its nearest key: usually there is nothing to do.
+                if ua.maxes and pct_up_holds(price, ua.keys[0][0], lo):
+                    n = _holding_prefix(ua, partial(pct_up_holds, price, low=lo))
+                    self._fire_taken(book, ua.take_first(n), price, prev, ts, fires)
+                if ud.maxes and not pct_up_holds(price, ud.maxes[-1], lo):
+                    for alert in flatten(ud.take_last(_failing_suffix(ud, partial(pct_up_holds, price, low=lo)))):
+                        self._rearm(book, alert, ts)
+                if da.maxes and pct_down_holds(price, da.keys[0][0], hi):
+                    n = _holding_prefix(da, partial(pct_down_holds, price, high=hi))
+                    self._fire_taken(book, da.take_first(n), price, prev, ts, fires)
+                if dd.maxes and not pct_down_holds(price, dd.maxes[-1], hi):
+                    for alert in flatten(dd.take_last(_failing_suffix(dd, partial(pct_down_holds, price, high=hi)))):
+                        self._rearm(book, alert, ts)
+                if tmin != tmin and (ud.maxes or dd.maxes):  # NaN: a rearm alert just disarmed
+                    lo, tmin, hi, tmax = _window_extremes(book, ts - w, True)
+                group.lo, group.hi, group.next_event = _pct_band(group, price, lo, tmin, hi, tmax)
             glo = group.lo
             ghi = group.hi
             gnext = group.next_event
-            if glo <= price <= ghi and ts < gnext:
-                # Still inside this group's own band: nothing in it can fire or re-arm.
-                if glo > plo:
-                    plo = glo
-                if ghi < phi:
-                    phi = ghi
-                if gnext < pnext:
-                    pnext = gnext
-                continue
-            ua = group.ua
-            ud = group.ud
-            da = group.da
-            dd = group.dd
-            if ud.maxes or dd.maxes:  # disarmed alerts re-arm when an extreme leaves: times needed
-                lo, tmin, hi, tmax = _window_extremes(book, ts - w, True)
-            elif not (ua.maxes or da.maxes):
-                del book.pct[w]
-                continue
-            else:  # _window_extremes without the times, sharing the tail's scan
-                tmin = tmax = _NAN
-                i = bisect_left(hist_ts, ts - w)  # the window is [ts - w, ts], this tick included
-                b1 = -(-(base + i) // _BLOCK)  # its first whole block
-                if b2 - b1 < 2:
-                    window = hist_p[i:]
-                    lo = min(window)
-                    hi = max(window)
-                else:
-                    if not summarised:
-                        _summarise(book)
-                        summarised = True
-                    k = book.blk_first
-                    lo = min(book.blk_lo[b1 - k : b2 - k])
-                    hi = max(book.blk_hi[b1 - k : b2 - k])
-                    head = hist_p[i : b1 * _BLOCK - base]
-                    if head:
-                        lo = min(lo, min(head))
-                        hi = max(hi, max(head))
-                    lo = min(lo, tail_lo)
-                    hi = max(hi, tail_hi)
-            # Moves fire for a prefix of the pcts (sorted ascending) and fail for a suffix;
-            # each family first tests its nearest key: usually there is nothing to do.
-            if ua.maxes and pct_up_holds(price, ua.keys[0][0], lo):
-                n = _holding_prefix(ua, partial(pct_up_holds, price, low=lo))
-                self._fire_taken(book, ua.take_first(n), price, prev, ts, fires)
-            if ud.maxes and not pct_up_holds(price, ud.maxes[-1], lo):
-                for alert in flatten(ud.take_last(_failing_suffix(ud, partial(pct_up_holds, price, low=lo)))):
-                    self._rearm(book, alert, ts)
-            if da.maxes and pct_down_holds(price, da.keys[0][0], hi):
-                n = _holding_prefix(da, partial(pct_down_holds, price, high=hi))
-                self._fire_taken(book, da.take_first(n), price, prev, ts, fires)
-            if dd.maxes and not pct_down_holds(price, dd.maxes[-1], hi):
-                for alert in flatten(dd.take_last(_failing_suffix(dd, partial(pct_down_holds, price, high=hi)))):
-                    self._rearm(book, alert, ts)
-            if tmin != tmin and (ud.maxes or dd.maxes):  # NaN: a rearm alert just disarmed
-                lo, tmin, hi, tmax = _window_extremes(book, ts - w, True)
-            glo, ghi, gnext = group.lo, group.hi, group.next_event = _pct_band(group, price, lo, tmin, hi, tmax)
             if glo > plo:
                 plo = glo
             if ghi < phi:
