@@ -254,6 +254,27 @@ def test_exported_history_keeps_only_possible_window_extremes_and_restores_exact
     assert fires > 20
 
 
+def test_a_busy_symbols_history_stays_small_and_matching_stays_exact() -> None:
+    """10 ticks/s: the history keeps what a window's extremes can still be, not every tick of history_s."""
+    rng = np.random.default_rng(5)
+    alerts = [
+        Alert(id=f"m{i}", symbol="BTC", condition="moves_up_pct" if i % 2 else "moves_down_pct",
+              pct=float(rng.choice([0.3, 0.6])), window_s=float(rng.choice([10.0, 120.0])), trigger="rearm")
+        for i in range(10)
+    ]  # fmt: skip
+    n = 9_000
+    prices = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.0003, n))), 3)
+    ts = np.arange(n) / 10.0
+    index = AlertIndex(alerts, history_s=600.0)  # 6,000 ticks
+    got = index.match_batch("BTC", prices, ts)
+    model = ReferenceIndex(alerts, history_s=120.0)  # as much as its windows need: faster
+    expected = [f for p, t in zip(prices.tolist(), ts.tolist(), strict=True) for f in model.match(Tick("BTC", p, t))]
+    assert got == expected
+    assert len(expected) > 100
+    assert len(index._books["BTC"].hist_ts) < 5_000  # 6,000 ticks in the last 600 s
+    index._check()
+
+
 @pytest.mark.parametrize("cls", INDEXES)
 def test_export_state_of_a_symbol_without_its_alerts(cls: type) -> None:
     alerts = [

@@ -166,21 +166,21 @@ def _pct_band(group: PctGroup, p: float, m: float, tmin: float, mx: float, tmax:
     return lo, hi, next_event
 
 
-def _needed_history(book: Book, cutoff: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The ticks since ``cutoff`` that a later window's minimum or maximum can still be.
+def _needed_history(book: Book, cutoff: float) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The ticks since ``cutoff`` that a later window's minimum or maximum can still be (copies).
 
     Windows always end at the latest tick, so a tick with a later one at a price at
     most as low can never be a window's minimum (nor the last occurrence of it),
     and likewise for maxima. What is left are the two monotone stacks of the
-    history: for a random walk of n ticks about sqrt(n) each, so a busy symbol's
-    stored state stays small (3,600 ticks of the demo's sample: ~100 kept), and
-    restoring it matches exactly as the full history would.
+    history: for a random walk of n ticks about 2 sqrt(n), so a busy symbol's
+    history stays small in memory and in a store (117 of 3,600 ticks measured),
+    and matching goes on exactly as with the full history.
     """
     start = bisect_left(book.hist_ts, cutoff)
     ts = np.frombuffer(book.hist_ts, np.float64)[start:]
     p = np.frombuffer(book.hist_p, np.float64)[start:]
     if p.size == 0:
-        return (), ()
+        return ts.copy(), p.copy()
     later_min = np.empty_like(p)  # min of the prices after each tick (inf after the last)
     later_max = np.empty_like(p)
     later_min[-1] = _INF
@@ -188,7 +188,7 @@ def _needed_history(book: Book, cutoff: float) -> tuple[tuple[float, ...], tuple
     np.minimum.accumulate(p[:0:-1], out=later_min[-2::-1])
     np.maximum.accumulate(p[:0:-1], out=later_max[-2::-1])
     keep = (p < later_min) | (p > later_max)
-    return tuple(ts[keep].tolist()), tuple(p[keep].tolist())
+    return ts[keep], p[keep]
 
 
 def _event_band(book: Book, p: float) -> tuple[float, float]:
@@ -814,21 +814,18 @@ class AlertIndex:
         return out
 
     def _trim(self, book: Book, ts: float) -> None:
-        """Drop history older than ``history_s`` before ``ts``; amortised O(1) per tick."""
-        hist_ts = book.hist_ts
-        cutoff = ts - self.history_s
-        if hist_ts and hist_ts[0] < cutoff:
-            lo, hi = 0, len(hist_ts)
-            while lo < hi:  # first position with ts >= cutoff
-                mid = (lo + hi) // 2
-                if hist_ts[mid] < cutoff:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            del hist_ts[:lo]
-            del book.hist_p[:lo]
-            book.hist_base += lo
-        book.trim_at = len(hist_ts) + _TRIM_SLACK
+        """Keep only the history a later window can need: no tick older than ``history_s``
+        before ``ts``, none that can no longer be a window's extreme (``_needed_history``).
+
+        Runs once the history has grown by ``_TRIM_SLACK`` ticks: amortised O(1) per tick.
+        The arrays are rewritten in place, so callers' references to them stay valid.
+        """
+        kept_ts, kept_p = _needed_history(book, ts - self.history_s)
+        if kept_ts.shape[0] < len(book.hist_ts):
+            book.hist_ts[:] = array("d", kept_ts.tobytes())
+            book.hist_p[:] = array("d", kept_p.tobytes())
+            book.reset_blocks()  # positions changed
+        book.trim_at = len(book.hist_ts) + _TRIM_SLACK
 
     def _slow(self, book: Book, price: float, ts: float) -> list[Fired]:
         """Full matching of one accepted tick, then a fresh quiet band."""
@@ -1118,7 +1115,9 @@ class AlertIndex:
             book = self._books[name]
             if book.last_price is not None:
                 hist_ts, hist_p = _needed_history(book, book.last_ts - self.history_s)
-                sym_states[name] = SymbolState(book.last_price, book.last_ts, hist_ts, hist_p)
+                sym_states[name] = SymbolState(
+                    book.last_price, book.last_ts, tuple(hist_ts.tolist()), tuple(hist_p.tolist())
+                )
             if symbols is not None and alerts:
                 for alert in self.alerts(name):
                     alert_states[alert.id] = self.alert_state(alert.id)
