@@ -918,53 +918,22 @@ class AlertIndex:
         fewer slow ticks (9% fewer on W1), but costs a window scan per group: on the
         demo's rearm alerts over five windows per symbol, matching only the groups
         left took the index 1.6x less time, and W1 the same time (docs/performance.md).
-        The groups' windows all end at this tick, so the last partial block of the
-        history is scanned once for all of them.
         """
         plo = -_INF
         phi = _INF
         pnext = _INF
-        hist_ts = book.hist_ts
-        hist_p = book.hist_p
-        base = book.hist_base
-        b2 = (base + len(hist_p)) // _BLOCK  # one past the last whole block
-        tail = hist_p[b2 * _BLOCK - base :]
-        tail_lo = min(tail, default=_INF)
-        tail_hi = max(tail, default=-_INF)
-        summarised = False
         for w, group in list(book.pct.items()):
             # A group still inside its own band has nothing that can fire or re-arm.
             if not (group.lo <= price <= group.hi and ts < group.next_event):
+                if not group:
+                    del book.pct[w]
+                    continue
                 ua = group.ua
                 ud = group.ud
                 da = group.da
                 dd = group.dd
-                if ud.maxes or dd.maxes:  # disarmed alerts re-arm when an extreme leaves: times needed
-                    lo, tmin, hi, tmax = _window_extremes(book, ts - w, True)
-                elif not (ua.maxes or da.maxes):
-                    del book.pct[w]
-                    continue
-                else:  # _window_extremes without the times, sharing the tail's scan
-                    tmin = tmax = _NAN
-                    i = bisect_left(hist_ts, ts - w)  # the window is [ts - w, ts], this tick included
-                    b1 = -(-(base + i) // _BLOCK)  # its first whole block
-                    if b2 - b1 < 2:
-                        window = hist_p[i:]
-                        lo = min(window)
-                        hi = max(window)
-                    else:
-                        if not summarised:
-                            _summarise(book)
-                            summarised = True
-                        k = book.blk_first
-                        lo = min(book.blk_lo[b1 - k : b2 - k])
-                        hi = max(book.blk_hi[b1 - k : b2 - k])
-                        head = hist_p[i : b1 * _BLOCK - base]
-                        if head:
-                            lo = min(lo, min(head))
-                            hi = max(hi, max(head))
-                        lo = min(lo, tail_lo)
-                        hi = max(hi, tail_hi)
+                # Disarmed alerts re-arm when an extreme leaves the window: only they need its time.
+                lo, tmin, hi, tmax = _window_extremes(book, ts - w, bool(ud.maxes or dd.maxes))
                 # Moves fire for a prefix of the pcts (sorted ascending) and fail for a suffix;
                 # each family first tests its nearest key: usually there is nothing to do.
                 if ua.maxes and pct_up_holds(price, ua.keys[0][0], lo):
