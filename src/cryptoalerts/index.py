@@ -74,9 +74,11 @@ def _summarise(book: Book) -> None:
     b = book.blk_first + len(book.blk_lo)
     full = (base + len(hist_p)) // _BLOCK
     if b < full:
-        segs = [hist_p[j : j + _BLOCK] for j in range(b * _BLOCK - base, full * _BLOCK - base, _BLOCK)]
-        book.blk_lo.extend(map(min, segs))
-        book.blk_hi.extend(map(max, segs))
+        # numpy over a copy of the new blocks (a view would pin the array's size): ~1 µs
+        # per block less than min/max per slice once two or more are due (W1: ~7 a call)
+        blocks = np.frombuffer(hist_p[b * _BLOCK - base : full * _BLOCK - base], np.float64).reshape(-1, _BLOCK)
+        book.blk_lo.frombytes(blocks.min(axis=1).tobytes())
+        book.blk_hi.frombytes(blocks.max(axis=1).tobytes())
 
 
 def _window_extremes(book: Book, start_ts: float, times: bool) -> tuple[float, float, float, float]:
@@ -660,6 +662,8 @@ class AlertIndex:
                 book.hist_p.frombytes(spb[8 * s : 8 * f])
                 if len(hist_ts) >= book.trim_at:
                     self._trim(book, book.last_ts)
+                if f == e:
+                    continue  # most symbols of a batch: every tick was quiet
             # The rest of this symbol's ticks, one by one: match's logic inlined, as in
             # _batch_loop (a method call per tick would cost more than the check itself).
             for i in range(f, e):
