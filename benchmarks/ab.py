@@ -150,6 +150,16 @@ def run_stream(a: Side, b: Side, w: Workload, mode: str, rounds: int, batch: int
     return ratios, same
 
 
+def sample_workload() -> Workload:
+    """The demo's sample market and alerts (``cryptoalerts demo``) as a workload."""
+    from cryptoalerts.data import load_market, sample_alerts, sample_ticks
+
+    market = load_market()
+    ticks = sample_ticks(market)
+    symbols = ticks.symbols.tolist()
+    return Workload(sample_alerts(), symbols, ticks.prices, ticks.timestamps, sorted(set(symbols)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("base", help="git revision, or . for the working tree")
@@ -159,18 +169,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=10_000, help="ticks per match_batch call")
     parser.add_argument("--rearm", type=float, default=0.0, help="share of rearm alerts")
     parser.add_argument("--mode", choices=("build", "match", "batch", "all"), default="all")
+    parser.add_argument("--workload", choices=("w1", "demo"), default="w1",
+                        help="w1 (default), or the demo's sample market: 3,000 alerts of every condition and "
+                             "trigger, with cooldowns, ~520,000 ticks (--scale and --rearm do not apply)")  # fmt: skip
     args = parser.parse_args(argv)
 
-    n = max(1000, int(1_000_000 * args.scale))
-    w = make_w1(n, n, rearm=args.rearm)
+    if args.workload == "demo":
+        w = sample_workload()
+        title = f"the demo's sample: {len(w.alerts):,} alerts, {len(w.symbols):,} ticks"
+    else:
+        n = max(1000, int(1_000_000 * args.scale))
+        w = make_w1(n, n, rearm=args.rearm)
+        title = f"W1 at scale {args.scale}: {n:,} alerts ({args.rearm:.0%} rearm), {n:,} ticks"
+    n = len(w.symbols)
     rows = [alert.to_dict() for alert in w.alerts]
     w.alerts = []
     with tempfile.TemporaryDirectory(prefix="cryptoalerts-ab-") as tmp:
         a = Side(f"A={args.base}", materialise(args.base, "ca_ab_a", Path(tmp)), w, rows)
         b = Side(f"B={args.new}", materialise(args.new, "ca_ab_b", Path(tmp)), w, rows)
         del rows
-        print(f"W1 at scale {args.scale}: {n:,} alerts ({args.rearm:.0%} rearm), {n:,} ticks; "
-              f"{args.rounds} interleaved rounds; ratio = B's speed / A's speed")  # fmt: skip
+        print(f"{title}; {args.rounds} interleaved rounds; ratio = B's speed / A's speed")
         ok = True
         modes = ("build", "match", "batch") if args.mode == "all" else (args.mode,)
         for mode in modes:

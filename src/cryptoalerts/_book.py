@@ -415,6 +415,28 @@ class Book:
                 group.lo = _INF
                 group.hi = -_INF
 
+    def invalidate_share(self, event: bool, window: float | None) -> None:
+        """Force the next accepted tick onto the slow path after an alert joined or left.
+
+        Only the share of the band that the alert's families make is emptied: the
+        event families' (``event``) or its percentage group's (``window``). The
+        level families' share is recomputed on every slow tick anyway. A cooldown
+        ending re-places one alert; emptying every share made that tick recompute
+        all of the symbol's percentage windows (the demo: 41 µs a tick).
+        """
+        self.lo = _INF
+        self.hi = -_INF
+        if event:
+            self.elo = _INF
+            self.ehi = -_INF
+        if window is not None:
+            self.plo = _INF
+            self.phi = -_INF
+            group = self.pct.get(window)
+            if group is not None:
+                group.lo = _INF
+                group.hi = -_INF
+
     def reset_blocks(self) -> None:
         """Forget the block summaries (the history was replaced)."""
         self.hist_base = 0

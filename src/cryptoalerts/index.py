@@ -364,7 +364,7 @@ class AlertIndex:
             fam.add(key, alert)
         if alert.expires_at is not None:
             heapq.heappush(self._expiry, (alert.expires_at, alert.id))
-        book.invalidate(pct=alert.window_s is not None)
+        book.invalidate_share(alert.condition not in _LEVEL, alert.window_s)
 
     def add_many(self, alerts: Iterable[Alert]) -> None:
         """Add many alerts, sorting each family once: O(n log n), mostly in C (see ``_bulk``).
@@ -429,7 +429,7 @@ class AlertIndex:
         else:
             for fam, key in _slots(book, alert, rt is None or rt.armed):
                 fam.discard(key, alert_id)
-        book.invalidate(pct=alert.window_s is not None)
+        book.invalidate_share(alert.condition not in _LEVEL, alert.window_s)
         return alert
 
     def discard(self, alert_id: str) -> None:
@@ -844,7 +844,7 @@ class AlertIndex:
             if rt is not None and rt.parked == token:
                 alert = book.parked.pop(alert_id)
                 rt.parked = 0
-                book.invalidate()  # it rejoins families, of any kind
+                book.invalidate_share(alert.condition not in _LEVEL, alert.window_s)
                 # create: its percentage group may have emptied and gone while it cooled down
                 for fam, key in _slots(book, alert, True, create=True):
                     fam.add(key, alert)
