@@ -24,7 +24,6 @@ from cryptoalerts.state import AlertState, IndexState, SymbolState, TickCounts
 __all__ = ["AlertIndex"]
 
 _INF = math.inf
-_NAN = math.nan
 _A = Condition.ABOVE
 _B = Condition.BELOW
 _CU = Condition.CROSSES_UP
@@ -46,11 +45,6 @@ _first = operator.itemgetter(0)
 _FRESH = AlertState()
 _LOW = 1 - 4e-12  # relative margins that keep the quiet band clear of percentage boundaries
 _HIGH = 1 + 4e-12
-
-
-def _last_index(values: Sequence[float], x: float) -> int:
-    """Position of the last occurrence of ``x`` in ``values`` (it must occur)."""
-    return len(values) - 1 - values[::-1].index(x)
 
 
 _BLOCK = 16  # history positions per summarised block (window min/max)
@@ -81,66 +75,77 @@ def _summarise(book: Book) -> None:
         book.blk_hi.frombytes(blocks.max(axis=1).tobytes())
 
 
-def _window_extremes(book: Book, start_ts: float, times: bool) -> tuple[float, float, float, float]:
-    """(min, ts of its last occurrence, max, ts of its last occurrence) over ticks with ts >= start_ts.
+def _window_extremes(book: Book, start_ts: float) -> tuple[float, float]:
+    """(min, max) of the prices of the ticks with ts >= start_ts.
 
     O(_BLOCK + window / _BLOCK): the partial blocks at both ends are scanned, the
-    whole blocks between are read from their summaries (``_summarise``). The times
-    are only for disarmed alerts (when the extreme leaves the window they may
-    re-arm); without ``times`` they are NaN and cost nothing.
+    whole blocks between are read from their summaries (``_summarise``).
     """
-    hist_ts = book.hist_ts
     hist_p = book.hist_p
     base = book.hist_base
-    i = bisect_left(hist_ts, start_ts)
+    i = bisect_left(book.hist_ts, start_ts)
     b1 = -(-(base + i) // _BLOCK)  # the window's first whole block
     b2 = (base + len(hist_p)) // _BLOCK  # one past its last whole block
     if b2 - b1 < 2:  # a short window: scan it
         window = hist_p[i:]
-        lo = min(window)
-        hi = max(window)
-        if not times:
-            return lo, _NAN, hi, _NAN
-        return lo, hist_ts[i + _last_index(window, lo)], hi, hist_ts[i + _last_index(window, hi)]
+        return min(window), max(window)
     _summarise(book)
-    head_end = b1 * _BLOCK - base
-    tail_start = b2 * _BLOCK - base
-    head = hist_p[i:head_end]
-    tail = hist_p[tail_start:]
+    head = hist_p[i : b1 * _BLOCK - base]
+    tail = hist_p[b2 * _BLOCK - base :]
     k1 = b1 - book.blk_first
     k2 = b2 - book.blk_first
-    mid_lo = book.blk_lo[k1:k2]
-    mid_hi = book.blk_hi[k1:k2]
-    lo = min(mid_lo)
-    hi = max(mid_hi)
-    head_lo = min(head) if head else _INF
-    head_hi = max(head) if head else -_INF
-    tail_lo = min(tail) if tail else _INF
-    tail_hi = max(tail) if tail else -_INF
-    lo = min(lo, head_lo, tail_lo)
-    hi = max(hi, head_hi, tail_hi)
-    if not times:
-        return lo, _NAN, hi, _NAN
-
-    def last_at(x: float, tail_x: float, mids: Sequence[float]) -> int:
-        # the most recent occurrence: in the tail, else the latest block holding it, else the head
-        if tail_x == x:
-            return tail_start + _last_index(tail, x)
-        if x in mids:
-            start = (b1 + _last_index(mids, x)) * _BLOCK - base
-            return start + _last_index(hist_p[start : start + _BLOCK], x)
-        return i + _last_index(head, x)
-
-    return lo, hist_ts[last_at(lo, tail_lo, mid_lo)], hi, hist_ts[last_at(hi, tail_hi, mid_hi)]
+    lo = min(book.blk_lo[k1:k2])
+    hi = max(book.blk_hi[k1:k2])
+    if head:
+        lo = min(lo, min(head))
+        hi = max(hi, max(head))
+    if tail:
+        lo = min(lo, min(tail))
+        hi = max(hi, max(tail))
+    return lo, hi
 
 
-def _pct_band(group: PctGroup, p: float, m: float, tmin: float, mx: float, tmax: float) -> tuple[float, float, float]:
+def _last_reach(book: Book, start_ts: float, x: float, low: bool) -> float:
+    """The time of the latest tick since ``start_ts`` priced <= x (``low``) or >= x; one must exist.
+
+    Walks back from the newest tick, skipping whole summarised blocks whose
+    minimum (maximum) shows that no tick in them qualifies.
+    """
+    hist_p = book.hist_p
+    i = bisect_left(book.hist_ts, start_ts)
+    _summarise(book)
+    summary = book.blk_lo if low else book.blk_hi
+    base = book.hist_base
+    first = book.blk_first
+    q = len(hist_p) - 1
+    while q >= i:
+        a = base + q
+        # q ends a whole block inside the window: summarised (blocks up to the newest whole one are)
+        if a % _BLOCK == _BLOCK - 1 and q - (_BLOCK - 1) >= i:
+            v = summary[a // _BLOCK - first]
+            if (v > x) if low else (v < x):
+                q -= _BLOCK
+                continue
+        v = hist_p[q]
+        if (v <= x) if low else (v >= x):
+            return book.hist_ts[q]
+        q -= 1
+    raise AssertionError(f"no tick since {start_ts} reaches {x}")  # callers pass x within the window's range
+
+
+def _leaves_window(t: float, w: float) -> float:
+    """The last time before a tick at ``t`` leaves a window of ``w`` s (a margin below ``t + w``)."""
+    return t + w - ((abs(t) + w) * 4e-16 + 1e-9)
+
+
+def _pct_band(
+    book: Book, group: PctGroup, p: float, start_ts: float, m: float, mx: float
+) -> tuple[float, float, float]:
     """One percentage group's quiet band ``(lo, hi, next_event)`` around price ``p``.
 
-    ``m``/``mx`` are the window's extremes at this tick and ``tmin``/``tmax`` the
-    times of their last occurrences. Percentage bounds are decided exactly on the
-    slow path; the band keeps a relative margin so it never claims a tie (see
-    ``model.pct_up_holds``).
+    ``m``/``mx`` are the extremes of the window (ticks since ``start_ts``) at
+    this tick. Percentage bounds are decided exactly on the slow path; the band
+    keeps a relative margin so it never claims a tie (see ``model.pct_up_holds``).
     """
     w = group.w
     lo = -_INF
@@ -154,17 +159,25 @@ def _pct_band(group: PctGroup, p: float, m: float, tmin: float, mx: float, tmax:
         floor = min(m, p / (1 + p0 / 200))
         lo = max(lo, floor)
         hi = min(hi, (1 + p0 / 100) * floor * _LOW)
-    if group.ud.maxes:  # re-arms iff price < (1+p1/100) * min; min <= m until it expires
-        lo = max(lo, (1 + group.ud.last() / 100) * m * _HIGH)
-        next_event = min(next_event, tmin + w - ((abs(tmin) + w) * 4e-16 + 1e-9))
+    if group.ud.maxes:
+        # Re-arms iff price < (1+p1/100) * (window min). The min stays <= x while the
+        # latest tick priced <= x is in the window, and x is halfway from m to where
+        # this price would re-arm: a rising min (old lows leaving) is then a slow
+        # tick only once it has risen that far, not each time the lowest tick leaves.
+        f = 1 + group.ud.last() / 100
+        x = max(m, (m + p / f) / 2)
+        lo = max(lo, f * x * _HIGH)
+        next_event = min(next_event, _leaves_window(_last_reach(book, start_ts, x, True), w))
     if group.da.maxes:
         p0 = group.da.first()
         ceiling = max(mx, p * (1 + p0 / 200))
         hi = min(hi, ceiling)
         lo = max(lo, (1 - p0 / 100) * ceiling * _HIGH)
-    if group.dd.maxes:
-        hi = min(hi, (1 - group.dd.last() / 100) * mx * _LOW)
-        next_event = min(next_event, tmax + w - ((abs(tmax) + w) * 4e-16 + 1e-9))
+    if group.dd.maxes:  # re-arms iff price > (1-p1/100) * (window max): the mirror image
+        g = 1 - group.dd.last() / 100
+        y = min(mx, (mx + p / g) / 2)
+        hi = min(hi, g * y * _LOW)
+        next_event = min(next_event, _leaves_window(_last_reach(book, start_ts, y, False), w))
     return lo, hi, next_event
 
 
@@ -936,8 +949,8 @@ class AlertIndex:
                 ud = group.ud
                 da = group.da
                 dd = group.dd
-                # Disarmed alerts re-arm when an extreme leaves the window: only they need its time.
-                lo, tmin, hi, tmax = _window_extremes(book, ts - w, bool(ud.maxes or dd.maxes))
+                start = ts - w
+                lo, hi = _window_extremes(book, start)
                 # Moves fire for a prefix of the pcts (sorted ascending) and fail for a suffix;
                 # each family first tests its nearest key: usually there is nothing to do.
                 if ua.maxes and pct_up_holds(price, ua.keys[0][0], lo):
@@ -952,9 +965,7 @@ class AlertIndex:
                 if dd.maxes and not pct_down_holds(price, dd.maxes[-1], hi):
                     for alert in flatten(dd.take_last(_failing_suffix(dd, partial(pct_down_holds, price, high=hi)))):
                         self._rearm(book, alert, ts)
-                if tmin != tmin and (ud.maxes or dd.maxes):  # NaN: a rearm alert just disarmed
-                    lo, tmin, hi, tmax = _window_extremes(book, ts - w, True)
-                group.lo, group.hi, group.next_event = _pct_band(group, price, lo, tmin, hi, tmax)
+                group.lo, group.hi, group.next_event = _pct_band(book, group, price, start, lo, hi)
             glo = group.lo
             ghi = group.hi
             gnext = group.next_event
