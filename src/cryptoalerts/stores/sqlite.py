@@ -25,6 +25,7 @@ import asyncio
 import json
 import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -156,6 +157,9 @@ class SQLiteStore(AlertStore):
         self._pool: queue.Queue[sqlite3.Connection] | None = None
         self._all: list[sqlite3.Connection] = []
         self._executor: ThreadPoolExecutor | None = None
+        # One writer at a time within the process: pooled connections contending for the
+        # database lock wait in SQLite's busy handler, which sleeps (1 ms, 2 ms, 5 ms...).
+        self._write_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -218,7 +222,11 @@ class SQLiteStore(AlertStore):
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._with_connection, fn)
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._run(lambda conn: _in_transaction(conn, "BEGIN IMMEDIATE", fn))
+        def write(conn: sqlite3.Connection) -> T:
+            with self._write_lock:
+                return _in_transaction(conn, "BEGIN IMMEDIATE", fn)
+
+        return await self._run(write)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """One read transaction: a consistent snapshot across several queries."""
