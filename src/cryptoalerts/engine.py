@@ -120,7 +120,6 @@ class AlertEngine:
         self._index: AlertIndex | None = None
         self._versions: dict[str, int] = {}
         self._last_ts: dict[str, float] = {}
-        self._disarmed: dict[str, set[str]] = {}  # symbol -> alerts waiting to re-arm
         self._retired: set[str] = set()  # fired `once` alerts: in the store, never in the index
         self._dirty: set[str] = set()
         self._watermark = ""
@@ -143,16 +142,11 @@ class AlertEngine:
         async with self._lock:
             snapshot = await self.store.load(time.time())
             alerts = [a for a in snapshot.alerts if self._fits(a)]
-            index = AlertIndex.from_alerts(alerts, history_s=self.history_s)  # type: ignore[no-untyped-call]
+            index = self._new_index(alerts)
             index.restore_state(snapshot.state)
             self._index = index
             self._versions = dict(snapshot.versions)
             self._last_ts = {s: st.last_ts for s, st in snapshot.state.symbols.items()}
-            self._disarmed = {}
-            for alert in alerts:
-                state = snapshot.state.alerts.get(alert.id)
-                if state is not None and not state.armed:
-                    self._disarmed.setdefault(alert.symbol, set()).add(alert.id)
             self._retired.clear()
             self._dirty.clear()
             self._watermark = snapshot.watermark
@@ -169,6 +163,11 @@ class AlertEngine:
         if self._index is None:
             raise CryptoAlertsError("the engine is not started: use `async with AlertEngine(store)` or start()")
         return self._index
+
+    def _new_index(self, alerts: list[Alert]) -> AlertIndex:
+        index = AlertIndex.from_alerts(alerts, history_s=self.history_s)  # type: ignore[no-untyped-call]
+        index.rearm_log = []  # re-arms change alert state without a fire: commits persist them
+        return index
 
     def _fits(self, alert: Alert) -> bool:
         if alert.window_s is not None and alert.window_s > self.history_s:
@@ -231,10 +230,7 @@ class AlertEngine:
         return len(changes.upserted) + len(changes.deleted)
 
     def _drop(self, alert_id: str) -> None:
-        alert = self.index.get(alert_id)
-        if alert is not None:
-            self.index.discard(alert_id)
-            self._disarmed.get(alert.symbol, set()).discard(alert_id)
+        self.index.discard(alert_id)
 
     def _adopt(self, alert: Alert, state: AlertState | None, now: float) -> None:
         """Add a store alert to the index if it is live there."""
@@ -246,8 +242,6 @@ class AlertEngine:
         if not self._fits(alert):
             return
         self.index.add(alert, state)
-        if not state.armed:
-            self._disarmed.setdefault(alert.symbol, set()).add(alert.id)
 
     # -- ticks ----------------------------------------------------------------------
     async def process_arrays(
@@ -332,10 +326,13 @@ class AlertEngine:
             for _attempt in range(MAX_COMMIT_ATTEMPTS):
                 version = self._versions.get(symbol, 0)
                 base_ts = self._last_ts.get(symbol)
-                watched = {a: index.alert_state(a) for a in self._disarmed.get(symbol, ()) if a in index}
+                rearm_log = index.rearm_log
+                assert rearm_log is not None  # set by _new_index
+                rearm_log.clear()
                 counts = index.counts
                 before = (counts.accepted, counts.stale, counts.duplicate)
                 fires = index.match_batch(symbol, prices, stamps)
+                rearmed = rearm_log.copy()  # taken before any await: this symbol's re-arms only
                 accepted = counts.accepted - before[0]
                 stale = counts.stale - before[1]
                 duplicate = counts.duplicate - before[2]
@@ -357,21 +354,14 @@ class AlertEngine:
                         states[fire.alert_id] = index.alert_state(fire.alert_id)
                     else:  # a `once` alert leaves the index when it fires
                         states[fire.alert_id] = AlertState(False, fire.ts, fire.seq)
-                for alert_id, old in watched.items():
-                    if alert_id not in states and alert_id in index and index.alert_state(alert_id) != old:
+                for alert_id in rearmed:
+                    if alert_id not in states and alert_id in index:
                         states[alert_id] = index.alert_state(alert_id)  # re-armed without firing
                 result = await self.store.commit(symbol, version, new_state, fires, states)
                 if result.committed:
                     self._versions[symbol] = result.record.version
                     self._last_ts[symbol] = new_state.last_ts
-                    disarmed = self._disarmed.setdefault(symbol, set())
-                    for alert_id, state in states.items():
-                        if alert_id not in index:
-                            self._retired.add(alert_id)
-                        if state.armed or alert_id not in index:
-                            disarmed.discard(alert_id)
-                        else:
-                            disarmed.add(alert_id)
+                    self._retired.update(alert_id for alert_id in states if alert_id not in index)
                     break
                 self._uncount(accepted, stale, duplicate)
                 await self._resync(symbol, result.record)
@@ -425,7 +415,6 @@ class AlertEngine:
             self._last_ts.pop(symbol, None)
         else:
             self._last_ts[symbol] = record.state.last_ts
-        self._disarmed[symbol] = {a for a, s in kept.items() if not s.armed}
 
     async def _heal(self) -> None:
         """Resync every symbol whose last commit did not finish (exception or cancel)."""
@@ -440,7 +429,7 @@ class AlertEngine:
         """Rebuild the index without ``symbol``'s tick state (the store has none). O(n), rare."""
         old = self.index
         state = old.export_state()
-        index = AlertIndex.from_alerts(old.alerts(), history_s=self.history_s)  # type: ignore[no-untyped-call]
+        index = self._new_index(old.alerts())
         index.restore_state(IndexState({s: v for s, v in state.symbols.items() if s != symbol}, state.alerts))
         index.counts.accepted = old.counts.accepted
         index.counts.stale = old.counts.stale

@@ -325,6 +325,9 @@ class AlertIndex:
         self._expiry: list[tuple[float, str]] = []
         self._tokens = itertools.count(1)
         self.counts = TickCounts()
+        # When a list, matching appends the id of each alert it re-arms without firing
+        # (a state change the caller cannot see in the fires); the engine persists those.
+        self.rearm_log: list[str] | None = None
         self.add_many(alerts)
 
     @classmethod
@@ -1045,6 +1048,8 @@ class AlertIndex:
         self._rt[alert.id].armed = True
         for fam, key in _slots(book, alert, True):
             fam.add(key, alert)
+        if self.rearm_log is not None:
+            self.rearm_log.append(alert.id)
 
     def _rebalance(self, book: Book) -> None:
         """Recompute the quiet band ``[lo, hi]`` and ``next_event`` around the last price.
