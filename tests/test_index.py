@@ -503,3 +503,23 @@ def test_importing_the_core_loads_no_aws_or_asyncio() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_rearm_log_lists_the_alerts_matching_rearms_without_a_fire() -> None:
+    """The engine persists these: a re-arm changes an alert's state but makes no ``Fired``."""
+    index = AlertIndex([
+        Alert(id="lvl", symbol="S", condition="above", threshold=100, trigger="rearm"),
+        Alert(id="pct", symbol="S", condition="moves_up_pct", pct=10, window_s=10, trigger="rearm"),
+    ])  # fmt: skip
+    index.match(Tick("S", 95, 0))  # not logged while the log is None
+    index.rearm_log = []
+    assert [f.alert_id for f in index.match(Tick("S", 105, 1))] == ["lvl", "pct"]  # both fire and disarm
+    assert index.rearm_log == []
+    assert index.match(Tick("S", 106, 2)) == []  # both conditions still hold: nothing re-arms
+    assert index.rearm_log == []
+    assert index.match(Tick("S", 104, 12)) == []  # 95 left the window: min 104, and 104 < 1.1 x 104
+    assert index.rearm_log == ["pct"]
+    assert index.match(Tick("S", 99, 13)) == []  # under 100 again
+    assert index.rearm_log == ["pct", "lvl"]
+    assert index.alert_state("pct").armed
+    assert index.alert_state("lvl").armed
