@@ -323,7 +323,7 @@ class PctGroup:
     def __init__(self, w: float) -> None:
         self.w = w
         # This group's own quiet band and next event (index._pct_band); empty until
-        # computed, and emptied whenever any alert joins or leaves the symbol's groups.
+        # computed, and emptied whenever an alert joins or leaves this group (Book.invalidate_share).
         self.lo = _INF
         self.hi = -_INF
         self.next_event = _INF
