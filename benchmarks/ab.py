@@ -10,6 +10,8 @@ repeat within about 3%.
 
     python benchmarks/ab.py HEAD~1              # HEAD~1 against the working tree
     python benchmarks/ab.py main HEAD --scale 0.3 --rounds 20 --mode match
+    python benchmarks/ab.py HEAD~1 --workload demo   # the demo's sample: percentage
+                                                     # windows, rearm alerts with cooldowns
 
 A version is a git revision (its ``src/cryptoalerts``) or ``.`` for the working
 tree. Both versions must fire the same alerts with the same ``seq`` on every
