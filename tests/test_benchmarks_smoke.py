@@ -76,3 +76,21 @@ def test_ab_reports_different_fires(mode: str) -> None:
     short = ab.Side("short", cryptoalerts, w, [row for row in rows if row["id"] not in fired])
     _ratios, same = ab.run_stream(a, short, w, mode, 2, 1000)
     assert not same
+
+
+def test_ab_demo_workload_is_the_demos_sample() -> None:
+    """``ab.py --workload demo`` replays what ``cryptoalerts demo`` replays."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import ab
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    from cryptoalerts.data import load_market, sample_alerts, sample_ticks
+
+    w = ab.sample_workload()
+    ticks = sample_ticks(load_market())
+    assert w.alerts == sample_alerts()
+    assert w.symbols == ticks.symbols.tolist()
+    assert (w.prices == ticks.prices).all()
+    assert (w.timestamps == ticks.timestamps).all()
+    assert len(w.names) == 20
