@@ -402,18 +402,21 @@ class Book:
         self.blk_first = 0  # absolute block number of blk_lo[0]
         self.trim_at = 0  # history length that triggers the next trim (index._trim sets it)
 
-    def invalidate(self, pct: bool = True) -> None:
-        """Force the next accepted tick onto the slow path (and ``pct``: the percentage groups too)."""
+    def invalidate(self) -> None:
+        """Force the next accepted tick onto the slow path, every share of the band recomputed.
+
+        For changes to many alerts at once (a bulk load) or to the tick state (a
+        restore); one alert joining or leaving uses :meth:`invalidate_share`.
+        """
         self.lo = _INF
         self.hi = -_INF
         self.elo = _INF
         self.ehi = -_INF
-        if pct:
-            self.plo = _INF
-            self.phi = -_INF
-            for group in self.pct.values():
-                group.lo = _INF
-                group.hi = -_INF
+        self.plo = _INF
+        self.phi = -_INF
+        for group in self.pct.values():
+            group.lo = _INF
+            group.hi = -_INF
 
     def invalidate_share(self, event: bool, window: float | None) -> None:
         """Force the next accepted tick onto the slow path after an alert joined or left.
