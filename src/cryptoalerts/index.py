@@ -42,6 +42,10 @@ _MIN_VECTOR_RUN = 64  # fewer ticks per symbol than this: the per-tick loop is f
 _MIN_TICKS_PER_SYMBOL = 4  # a mixed batch thinner than this goes through the per-tick loop
 _by_alert_id = operator.attrgetter("alert_id")
 _first = operator.itemgetter(0)
+_lo = operator.attrgetter("lo")
+_hi = operator.attrgetter("hi")
+_next_event = operator.attrgetter("next_event")
+_last_ts = operator.attrgetter("last_ts")
 _FRESH = AlertState()
 _LOW = 1 - 4e-12  # relative margins that keep the quiet band clear of percentage boundaries
 _HIGH = 1 + 4e-12
@@ -603,13 +607,11 @@ class AlertIndex:
         syms = symbols if isinstance(symbols, list) else list(symbols)
         if len(syms) != n:
             raise ValidationError("symbols", len(syms), f"must have the same length as prices ({n})")
+        # Names are checked before any matching: the compiled build type-checks dict keys.
+        distinct = self._checked_distinct(syms)
         if small:
-            _check_names(_distinct(syms))
             return self._batch_loop(syms, pl, tl)
         # Codes in order of first appearance, in two C-level passes over the symbols.
-        # Names are checked first: the compiled build type-checks the dict's keys.
-        distinct = _distinct(syms)
-        _check_names(distinct)
         codes = {s: i for i, s in enumerate(distinct)}
         code_arr = np.fromiter(map(codes.__getitem__, syms), dtype=np.int64, count=n)
         k = len(codes)
@@ -620,6 +622,13 @@ class AlertIndex:
             # so run the per-tick fast path over the batch in order.
             return self._batch_loop(syms, p.tolist(), t.tolist())
         return self._batch_mixed(list(codes), code_arr, p, t)
+
+    def _checked_distinct(self, syms: list[str]) -> dict[str, None]:
+        """The batch's symbols in order of first appearance, each checked to be a non-empty str."""
+        distinct = _distinct(syms)
+        if not distinct.keys() <= self._books.keys():  # known symbols were checked when they came
+            _check_names(distinct)
+        return distinct
 
     def _batch_mixed(
         self, names: list[str], code_arr: np.ndarray[Any, Any], p: np.ndarray[Any, Any], t: np.ndarray[Any, Any]
@@ -633,11 +642,13 @@ class AlertIndex:
         book_of = self._books.get
         books = [book_of(name) or self._book(name) for name in names]
         k = len(books)
-        lo = np.fromiter([b.lo for b in books], np.float64, k)
-        hi = np.fromiter([b.hi for b in books], np.float64, k)
-        nxt = np.fromiter([b.next_event for b in books], np.float64, k)
-        last_ts = np.fromiter([b.last_ts for b in books], np.float64, k)
-        order = np.argsort(code_arr, kind="stable")
+        lo = np.fromiter(map(_lo, books), np.float64, k)
+        hi = np.fromiter(map(_hi, books), np.float64, k)
+        nxt = np.fromiter(map(_next_event, books), np.float64, k)
+        last_ts = np.fromiter(map(_last_ts, books), np.float64, k)
+        # Stable, so each symbol's ticks keep their order. Codes that fit 16 bits are
+        # sorted by radix: ten times faster than a merge sort of int64 on 10,000 ticks.
+        order = np.argsort(code_arr.astype(np.uint16) if k <= 1 << 16 else code_arr, kind="stable")
         sc = code_arr[order]
         sp = p[order]
         st = t[order]
@@ -655,36 +666,38 @@ class AlertIndex:
         ends[:-1] = starts[1:]
         ends[-1] = n
         # first tick of each symbol that is not known to be quiet (its end if none)
-        at = np.searchsorted(loud, starts)
-        stop = np.minimum(np.append(loud, n)[at], ends)
-        spl = sp.tolist()
-        stl = st.tolist()
-        # Byte views of the sorted columns: a quiet run goes into the history with
-        # array.frombytes on a slice of these, without a numpy slice and copy per symbol.
+        stop = np.minimum(np.append(loud, n)[np.searchsorted(loud, starts)], ends)
+        run = stop > starts
+        accepted = int((stop - starts).sum())
+        # Leading quiet runs: they set the last price and extend the history. Byte
+        # views of the sorted columns put a run into the history with array.frombytes,
+        # without a numpy slice per symbol or a float object per tick.
         spb = sp.data.cast("B")
         stb = st.data.cast("B")
-        counts = self.counts
+        rs = starts[run]
+        rf = stop[run]
+        trim = self._trim
+        for code, a, b, price, ts in zip(
+            sc[rs].tolist(), (8 * rs).tolist(), (8 * rf).tolist(), sp[rf - 1].tolist(), st[rf - 1].tolist(), strict=True
+        ):
+            book = books[code]
+            book.last_price = price
+            book.last_ts = ts
+            hist_ts = book.hist_ts
+            hist_ts.frombytes(stb[a:b])
+            book.hist_p.frombytes(spb[a:b])
+            if len(hist_ts) >= book.trim_at:
+                trim(book, ts)
+        # The rest of the ticks of symbols with a tick that may fire, one by one:
+        # match's logic inlined, as in _batch_loop (a method call per tick would cost
+        # more than the check itself).
+        rest = stop < ends
         slow = self._slow
         tagged: list[tuple[int, Fired]] = []
-        accepted = stale = duplicate = 0
-        for s, f, e, code in zip(starts.tolist(), stop.tolist(), ends.tolist(), sc[starts].tolist(), strict=True):
+        stale = duplicate = 0
+        for code, f, e in zip(sc[stop[rest]].tolist(), stop[rest].tolist(), ends[rest].tolist(), strict=True):
             book = books[code]
-            if f > s:
-                accepted += f - s
-                book.last_price = spl[f - 1]
-                book.last_ts = stl[f - 1]
-                hist_ts = book.hist_ts
-                hist_ts.frombytes(stb[8 * s : 8 * f])  # from numpy without float objects
-                book.hist_p.frombytes(spb[8 * s : 8 * f])
-                if len(hist_ts) >= book.trim_at:
-                    self._trim(book, book.last_ts)
-                if f == e:
-                    continue  # most symbols of a batch: every tick was quiet
-            # The rest of this symbol's ticks, one by one: match's logic inlined, as in
-            # _batch_loop (a method call per tick would cost more than the check itself).
-            for i in range(f, e):
-                price = spl[i]
-                ts = stl[i]
+            for i, price, ts in zip(range(f, e), sp[f:e].tolist(), st[f:e].tolist(), strict=True):
                 last = book.last_ts
                 if ts <= last:
                     if ts < last:
@@ -706,6 +719,7 @@ class AlertIndex:
                     tagged.extend((where, fired) for fired in fires)
             if len(book.hist_ts) >= book.trim_at:
                 self._trim(book, book.last_ts)
+        counts = self.counts
         counts.accepted += accepted
         counts.stale += stale
         counts.duplicate += duplicate
