@@ -254,6 +254,39 @@ def test_exported_history_keeps_only_possible_window_extremes_and_restores_exact
     assert fires > 20
 
 
+def test_frequent_exports_stay_small_and_each_restores_exactly() -> None:
+    """An engine exports a symbol after every few ticks: each export restores to the same matching."""
+    from cryptoalerts.index import _EXPORT_SLACK
+
+    rng = np.random.default_rng(11)
+    alerts = [
+        Alert(id=f"m{i}", symbol="ETH", condition="moves_up_pct" if i % 2 else "moves_down_pct",
+              pct=float(rng.choice([0.1, 0.3])), window_s=float(rng.choice([30.0, 300.0])), trigger="rearm")
+        for i in range(12)
+    ]  # fmt: skip
+    prices = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.0005, 3000))), 3).tolist()
+    live = AlertIndex(alerts, history_s=300.0)
+    sizes = []
+    for start in range(0, 2400, 7):
+        live.match_batch("ETH", prices[start : start + 7], [float(t) for t in range(start, start + 7)])
+        sizes.append(len(live.export_state(["ETH"], alerts=False).symbols["ETH"].history_price))
+    state = live.export_state()
+    trimmed = AlertIndex(alerts, history_s=300.0)
+    trimmed.restore_state(state)
+    trimmed._trim(trimmed._books["ETH"], 2399.0)  # what a full trim keeps
+    needed = len(trimmed._books["ETH"].hist_ts)
+    assert max(sizes) < 400
+    assert sizes[-1] <= needed + _EXPORT_SLACK + 7
+    restored = AlertIndex(alerts, history_s=300.0)
+    restored.restore_state(state)
+    fires = 0
+    for t in range(2400, 3000):
+        expected = live.match(Tick("ETH", prices[t], float(t)))
+        assert restored.match(Tick("ETH", prices[t], float(t))) == expected
+        fires += len(expected)
+    assert fires > 5
+
+
 def test_a_busy_symbols_history_stays_small_and_matching_stays_exact() -> None:
     """10 ticks/s: the history keeps what a window's extremes can still be, not every tick of history_s."""
     rng = np.random.default_rng(5)

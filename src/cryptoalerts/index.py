@@ -53,6 +53,7 @@ _HIGH = 1 + 4e-12
 
 _BLOCK = 16  # history positions per summarised block (window min/max)
 _TRIM_SLACK = 4096  # ticks a history may grow past its last trim: trimming is amortised O(1) per tick
+_EXPORT_SLACK = 64  # ... and past which an export trims it first: a stored state stays small
 
 
 def _summarise(book: Book) -> None:
@@ -1117,9 +1118,14 @@ class AlertIndex:
         for name in names:
             book = self._books[name]
             if book.last_price is not None:
-                hist_ts, hist_p = _needed_history(book, book.last_ts - self.history_s)
+                # An engine exports a symbol after each of its batches (a few ticks each):
+                # the history is trimmed in place once it has grown by _EXPORT_SLACK ticks
+                # since the last trim, and exported as it is in between (ticks a window
+                # cannot need are harmless to a restore; matching is exact either way).
+                if len(book.hist_ts) >= book.trim_at - _TRIM_SLACK + _EXPORT_SLACK:
+                    self._trim(book, book.last_ts)
                 sym_states[name] = SymbolState(
-                    book.last_price, book.last_ts, tuple(hist_ts.tolist()), tuple(hist_p.tolist())
+                    book.last_price, book.last_ts, tuple(book.hist_ts), tuple(book.hist_p)
                 )
             if symbols is not None and alerts:
                 for alert in self.alerts(name):
