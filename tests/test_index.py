@@ -254,16 +254,21 @@ def test_exported_history_keeps_only_possible_window_extremes_and_restores_exact
     assert fires > 20
 
 
+def _rearm_moves(rng: np.random.Generator, symbol: str, n: int, pcts: list[float], windows: list[float]) -> list[Alert]:
+    """``n`` re-arming percentage moves, up and down in turn, with pct and window drawn from the lists."""
+    return [
+        Alert(id=f"m{i}", symbol=symbol, condition="moves_up_pct" if i % 2 else "moves_down_pct",
+              pct=float(rng.choice(pcts)), window_s=float(rng.choice(windows)), trigger="rearm")
+        for i in range(n)
+    ]  # fmt: skip
+
+
 def test_frequent_exports_stay_small_and_each_restores_exactly() -> None:
     """An engine exports a symbol after every few ticks: each export restores to the same matching."""
     from cryptoalerts.index import _EXPORT_SLACK
 
     rng = np.random.default_rng(11)
-    alerts = [
-        Alert(id=f"m{i}", symbol="ETH", condition="moves_up_pct" if i % 2 else "moves_down_pct",
-              pct=float(rng.choice([0.1, 0.3])), window_s=float(rng.choice([30.0, 300.0])), trigger="rearm")
-        for i in range(12)
-    ]  # fmt: skip
+    alerts = _rearm_moves(rng, "ETH", 12, pcts=[0.1, 0.3], windows=[30.0, 300.0])
     prices = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.0005, 3000))), 3).tolist()
     live = AlertIndex(alerts, history_s=300.0)
     sizes = []
@@ -290,11 +295,7 @@ def test_frequent_exports_stay_small_and_each_restores_exactly() -> None:
 def test_a_busy_symbols_history_stays_small_and_matching_stays_exact() -> None:
     """10 ticks/s: the history keeps what a window's extremes can still be, not every tick of history_s."""
     rng = np.random.default_rng(5)
-    alerts = [
-        Alert(id=f"m{i}", symbol="BTC", condition="moves_up_pct" if i % 2 else "moves_down_pct",
-              pct=float(rng.choice([0.3, 0.6])), window_s=float(rng.choice([10.0, 120.0])), trigger="rearm")
-        for i in range(10)
-    ]  # fmt: skip
+    alerts = _rearm_moves(rng, "BTC", 10, pcts=[0.3, 0.6], windows=[10.0, 120.0])
     n = 9_000
     prices = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.0003, n))), 3)
     ts = np.arange(n) / 10.0
@@ -428,6 +429,14 @@ def test_match_batch_rejects_bad_input_and_changes_nothing(prices: Any, timestam
         index.match_batch("S", prices, timestamps)
     assert len(index) == 1
     assert index.counts.accepted == 0
+
+
+def test_match_batch_takes_huge_finite_numbers_whose_sum_overflows() -> None:
+    """The small-batch check sums each column first; an overflow there is no error."""
+    index = AlertIndex([Alert(id="a", symbol="S", condition="above", threshold=1e308)])
+    fired = index.match_batch("S", [1e308, 1.5e308], [1e308, 1.7e308])
+    assert [(f.alert_id, f.price) for f in fired] == [("a", 1e308)]
+    assert index.counts.accepted == 2
 
 
 @pytest.mark.parametrize("n", [10, 200])  # the plain-Python path for small batches, and the numpy one

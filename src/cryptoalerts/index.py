@@ -9,7 +9,7 @@ import math
 import operator
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -586,12 +586,15 @@ class AlertIndex:
             # most of its time.
             pl = p.tolist()
             tl = t.tolist()
-            for i, x in enumerate(pl):
-                if not 0.0 < x < _INF:
-                    raise ValidationError(f"prices[{i}]", x, "must be finite and > 0")
-            for i, x in enumerate(tl):
-                if not -_INF < x < _INF:
-                    raise ValidationError(f"timestamps[{i}]", x, "must be finite")
+            # In C first: a NaN or an infinity makes the sum so; the loops name the culprit.
+            if not (min(pl) > 0.0 and math.isfinite(sum(pl))):
+                for i, x in enumerate(pl):
+                    if not 0.0 < x < _INF:
+                        raise ValidationError(f"prices[{i}]", x, "must be finite and > 0")
+            if not math.isfinite(sum(tl)):
+                for i, x in enumerate(tl):
+                    if not -_INF < x < _INF:
+                        raise ValidationError(f"timestamps[{i}]", x, "must be finite")
         else:
             if not (np.isfinite(p).all() and (p > 0).all()):
                 bad = int(np.flatnonzero(~(np.isfinite(p) & (p > 0)))[0])
@@ -603,7 +606,7 @@ class AlertIndex:
             if not symbols:
                 raise ValidationError("symbols", symbols, "must be non-empty strings")
             if small:
-                return self._batch_loop([symbols] * n, pl, tl)
+                return self._batch_loop(itertools.repeat(self._book(symbols), n), pl, tl)
             return [f for _, f in self._batch_symbol(symbols, p, t, None)]
         syms = symbols if isinstance(symbols, list) else list(symbols)
         if len(syms) != n:
@@ -611,7 +614,7 @@ class AlertIndex:
         # Names are checked before any matching: the compiled build type-checks dict keys.
         distinct = self._checked_distinct(syms)
         if small:
-            return self._batch_loop(syms, pl, tl)
+            return self._batch_loop(self._books_of(distinct, syms), pl, tl)
         # Codes in order of first appearance, in two C-level passes over the symbols.
         codes = {s: i for i, s in enumerate(distinct)}
         code_arr = np.fromiter(map(codes.__getitem__, syms), dtype=np.int64, count=n)
@@ -621,7 +624,7 @@ class AlertIndex:
         if n < self._min_mixed_run * k:
             # A few ticks per symbol: numpy's per-call cost would exceed the work,
             # so run the per-tick fast path over the batch in order.
-            return self._batch_loop(syms, p.tolist(), t.tolist())
+            return self._batch_loop(self._books_of(distinct, syms), p.tolist(), t.tolist())
         return self._batch_mixed(list(codes), code_arr, p, t)
 
     def _checked_distinct(self, syms: list[str]) -> dict[str, None]:
@@ -729,17 +732,21 @@ class AlertIndex:
         tagged.sort(key=_first)  # stable: keeps each tick's fires in match order
         return [f for _, f in tagged]
 
-    def _batch_loop(self, syms: list[str], prices: list[float], timestamps: list[float]) -> list[Fired]:
-        """``match`` over plain lists without building ``Tick`` objects (same logic, inlined)."""
+    def _books_of(self, distinct: Iterable[str], syms: list[str]) -> Iterator[Book]:
+        """The book of each tick's symbol; ``distinct`` (the symbols) get one first if new."""
         books = self._books
+        for name in distinct:
+            if name not in books:
+                self._book(name)
+        return map(books.__getitem__, syms)
+
+    def _batch_loop(self, books: Iterable[Book], prices: list[float], timestamps: list[float]) -> list[Fired]:
+        """``match`` over plain lists, given each tick's book, without ``Tick`` objects (same logic, inlined)."""
         counts = self.counts
         slow = self._slow
         out: list[Fired] = []
         accepted = stale = duplicate = 0
-        for sym, price, ts in zip(syms, prices, timestamps, strict=True):
-            book = books.get(sym)
-            if book is None:
-                book = self._book(sym)
+        for book, price, ts in zip(books, prices, timestamps, strict=True):
             last_ts = book.last_ts
             if ts <= last_ts:
                 if ts < last_ts:
