@@ -23,6 +23,7 @@ from cryptoalerts import (
     Tick,
     ValidationError,
 )
+from cryptoalerts._bulk import _sort_order
 
 INDEXES = [AlertIndex, ReferenceIndex]
 
@@ -195,6 +196,16 @@ def test_add_many_refuses_a_repeated_id_before_adding_anything() -> None:
     with pytest.raises(DuplicateAlertError):
         index.add_many(batch)
     assert len(index) == 0
+
+
+@pytest.mark.parametrize(("n_groups", "n_keys"), [(1, 2), (7, 50), (300, 10**6), (70_000, 10**9), (3, 1)])
+def test_bulk_placement_order_is_a_stable_lexsort(n_groups: int, n_keys: int) -> None:
+    """The bulk build's sort (unstable by key, then runs of equal keys put back in position
+    order, then stable by group) must order exactly as a stable sort by (group, key)."""
+    rng = np.random.default_rng(n_groups)
+    group = rng.integers(0, n_groups, 5000)
+    key = rng.integers(1, n_keys + 1, 5000) * 0.25
+    assert np.array_equal(_sort_order(group, key), np.lexsort((key, group)))
 
 
 def test_window_longer_than_history_is_refused() -> None:

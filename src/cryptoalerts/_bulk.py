@@ -71,6 +71,32 @@ def _pairs(alerts: list[Alert], at: _Array, getter: Callable[[Alert], tuple[floa
     return first, second
 
 
+def _sort_order(group: _Array, key: _Array) -> _Array:
+    """Positions sorted by (group, key), positions with equal both in ascending order.
+
+    What ``np.lexsort((key, group))`` gives, in half its time on W1 (47 vs 93 ms for
+    1.08M placements): lexsort sorts the keys with a stable merge sort, where an
+    unstable SIMD sort takes a quarter of that and only runs of equal keys need
+    putting back in position order (110,000 on W1). Keys are > 0 (``Alert`` checks),
+    and positive doubles order as their bit patterns do, so they are sorted as int64.
+    Group codes go to the smallest unsigned type: up to 16 bits, numpy's stable sort
+    is a radix sort.
+    """
+    k = key.view(np.int64) if key.min() > 0 else key
+    by_key = np.argsort(k)
+    sk = k[by_key]
+    tie = sk[1:] == sk[:-1]
+    if tie.any():
+        tied = np.zeros(len(k), bool)
+        tied[1:] = tie
+        tied[:-1] |= tie
+        at = np.flatnonzero(tied)
+        run = np.cumsum(np.concatenate(([True], ~tie)))[at]  # which run of equal keys
+        by_key[at] = by_key[at][np.lexsort((by_key[at], run))]
+    g = group.astype(np.min_scalar_type(int(group.max())))
+    return by_key[np.argsort(g[by_key], kind="stable")]
+
+
 class Batch:
     """A batch of new alerts, read and ordered for placement; nothing changes until :meth:`place`.
 
@@ -109,12 +135,7 @@ class Batch:
         self.key = np.concatenate((key, key[cross_at], upper))
         second = _SECOND_FAMILY[np.concatenate((cond[cross_at], cond[channel_at]))]
         self.group = sym[self.src] * self.n_fams + np.concatenate((fam, second))  # (symbol, family)
-        # Sorted by (group, key) with one stable lexsort. Keys are > 0 (``Alert`` checks) and
-        # positive doubles order as their bit patterns do: sorted as int64, a third faster than
-        # as floats. Group codes go to the smallest unsigned type: up to 16 bits, numpy sorts
-        # them by radix.
-        key_order = self.key.view(np.int64) if self.key.min() > 0 else self.key
-        self.order = np.lexsort((key_order, self.group.astype(np.min_scalar_type(int(self.group.max())))))
+        self.order = _sort_order(self.group, self.key)
 
     def too_long_window(self, history_s: float) -> Alert | None:
         """The first alert of the batch whose ``window_s`` exceeds ``history_s``, if any."""
