@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from cryptoalerts import Alert, AlertState, StoreError, SymbolState, ValidationError
+from cryptoalerts import Alert, AlertState, Condition, Fired, StoreError, SymbolState, ValidationError
 from cryptoalerts.stores import MemoryStore, SQLiteStore, open_store
 
 
@@ -90,3 +92,65 @@ async def test_unwritable_path_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="cannot open"):
         async with SQLiteStore(str(tmp_path / "missing-dir" / "x.db")):
             pass
+
+
+def _state(price: float) -> SymbolState:
+    return SymbolState(price, 10.0, (10.0,), (price,))
+
+
+def _fire(symbol: str) -> Fired:
+    return Fired(f"{symbol}-a", symbol, Condition.ABOVE, 2.0, 1.0, 10.0, 1, threshold=1.5)
+
+
+async def test_concurrent_commits_share_one_transaction_each_with_its_own_result(tmp_path: Path) -> None:
+    async with SQLiteStore(str(tmp_path / "group.db")) as store:
+        await store.init()
+        transactions = 0
+        write = store._write
+
+        async def counted(fn: Any) -> Any:
+            nonlocal transactions
+            transactions += 1
+            return await write(fn)
+
+        store._write = counted  # type: ignore[method-assign]
+        symbols = [f"S{i}" for i in range(40)]
+        results = await asyncio.gather(
+            *(store.commit(s, 0, _state(1.0 + i), [_fire(s)], {}) for i, s in enumerate(symbols)),
+            store.commit("S0", 0, _state(99.0), [], {}),  # the same symbol and version, queued after S0's
+        )
+        assert transactions == 1
+        assert [(r.committed, r.record.symbol, r.record.version) for r in results[:40]] == [
+            (True, s, 1) for s in symbols
+        ]
+        assert not results[40].committed  # it sees the commit before it in the same transaction
+        assert (results[40].record.version, results[40].record.state) == (1, _state(1.0))
+        store._write = write  # type: ignore[method-assign]
+        for i, s in enumerate(symbols):
+            assert (await store.get_symbol(s)).state == _state(1.0 + i)
+        assert len(await store.list_fires()) == 40
+
+
+async def test_a_failed_group_fails_each_commit_and_writes_none(tmp_path: Path) -> None:
+    async with SQLiteStore(str(tmp_path / "fail.db")) as store:
+        await store.init()
+        await store._run(lambda conn: conn.execute("DROP TABLE fires"))
+        results = await asyncio.gather(
+            *(store.commit(s, 0, _state(1.0), [_fire(s)], {}) for s in ("A", "B", "C")), return_exceptions=True
+        )
+        assert all(isinstance(r, StoreError) for r in results), results
+        assert [(await store.get_symbol(s)).version for s in ("A", "B", "C")] == [0, 0, 0]
+
+
+async def test_a_commit_cancelled_while_queued_is_not_written(tmp_path: Path) -> None:
+    async with SQLiteStore(str(tmp_path / "cancel.db")) as store:
+        await store.init()
+        first = asyncio.create_task(store.commit("A", 0, _state(1.0), [], {}))
+        second = asyncio.create_task(store.commit("B", 0, _state(2.0), [], {}))
+        await asyncio.sleep(0)  # both are queued; the group has not been written yet
+        first.cancel()
+        assert (await second).committed
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert (await store.get_symbol("A")).version == 0
+        assert (await store.get_symbol("B")).version == 1

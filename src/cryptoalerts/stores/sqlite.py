@@ -6,6 +6,7 @@ duration of a call. The file runs in WAL mode (readers never block the writer)
 with a busy timeout, and every write is one ``BEGIN IMMEDIATE`` transaction: the
 write lock is taken before the version check of :meth:`SQLiteStore.commit`, so two
 processes committing the same symbol serialise and the loser sees the new version.
+Commits waiting at the same time share one transaction (``SQLiteStore._flush``).
 ``synchronous=NORMAL``: a committed transaction survives a crash of the process;
 the last ones may be lost on power failure (the database stays consistent).
 
@@ -29,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, Final, TypeVar
 
 from cryptoalerts.errors import StoreError, StoreNotInitializedError
@@ -124,6 +126,11 @@ def _record_of(symbol: str, row: Sequence[Any] | None) -> SymbolRecord:
     return SymbolRecord(symbol, int(row[0]), SymbolState.from_dict(json.loads(row[1])))
 
 
+def _each(fns: list[Callable[[sqlite3.Connection], T]], conn: sqlite3.Connection) -> list[T]:
+    """Run ``fns`` in order on one connection (in one transaction, when called by ``_write``)."""
+    return [fn(conn) for fn in fns]
+
+
 def _next_change(conn: sqlite3.Connection) -> int:
     row = conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'change' RETURNING value").fetchone()
     return int(row[0])
@@ -160,6 +167,9 @@ class SQLiteStore(AlertStore):
         # One writer at a time within the process: pooled connections contending for the
         # database lock wait in SQLite's busy handler, which sleeps (1 ms, 2 ms, 5 ms...).
         self._write_lock = threading.Lock()
+        # Commits waiting for the next group transaction, and the task writing them.
+        self._queued: list[tuple[Callable[[sqlite3.Connection], CommitResult], asyncio.Future[CommitResult]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
@@ -356,7 +366,47 @@ class SQLiteStore(AlertStore):
             conn.executemany("UPDATE alerts SET armed = ?, last_fire_ts = ?, seq = ? WHERE id = ?", state_rows)
             return CommitResult(True, SymbolRecord(symbol, expected_version + 1, new_state))
 
-        return await self._write(commit)
+        if self._executor is None:
+            raise StoreError(f"{self!r} is not open; use `async with` or await open() first")
+        done: asyncio.Future[CommitResult] = asyncio.get_running_loop().create_future()
+        self._queued.append((commit, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        """Write the queued commits, all waiting at once in one transaction, until none are left.
+
+        Each commit checks its own symbol's version inside the transaction and sees the
+        ones before it, so the outcome is the same as one transaction each in this order;
+        a failure of the transaction fails each of its commits (none of them is written).
+        One transaction instead of one per symbol: the thread hop, the lock and the WAL
+        write are paid once per group (the engine commits up to ``max_concurrency``
+        symbols at once).
+        """
+        while self._queued:
+            group = [(commit, done) for commit, done in self._queued if not done.done()]  # not a cancelled one
+            self._queued = []
+            if not group:
+                continue
+            try:
+                results = await self._write(partial(_each, [commit for commit, _ in group]))
+            except BaseException as exc:
+                if isinstance(exc, Exception):
+                    error: BaseException = exc
+                else:  # this task was cancelled (loop shutdown): nobody is left to write the rest
+                    error = StoreError(f"{self!r}: commit interrupted")
+                    group += self._queued
+                    self._queued = []
+                for _, done in group:
+                    if not done.done():
+                        done.set_exception(error)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, done), result in zip(group, results, strict=True):
+                if not done.done():
+                    done.set_result(result)
 
     async def list_fires(
         self,
