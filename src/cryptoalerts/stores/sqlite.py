@@ -131,6 +131,13 @@ def _each(fns: list[Callable[[sqlite3.Connection], T]], conn: sqlite3.Connection
     return [fn(conn) for fn in fns]
 
 
+def _settle(waiting: Iterable[tuple[object, asyncio.Future[Any]]], error: BaseException) -> None:
+    """Fail the futures of ``waiting`` that nobody has settled or cancelled yet."""
+    for _, done in waiting:
+        if not done.done():
+            done.set_exception(error)
+
+
 def _next_change(conn: sqlite3.Connection) -> int:
     row = conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'change' RETURNING value").fetchone()
     return int(row[0])
@@ -226,10 +233,14 @@ class SQLiteStore(AlertStore):
         finally:
             pool.put(conn)
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _executor_or_raise(self) -> ThreadPoolExecutor:
         if self._executor is None:
             raise StoreError(f"{self!r} is not open; use `async with` or await open() first")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._with_connection, fn)
+        return self._executor
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        executor = self._executor_or_raise()
+        return await asyncio.get_running_loop().run_in_executor(executor, self._with_connection, fn)
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def write(conn: sqlite3.Connection) -> T:
@@ -366,12 +377,12 @@ class SQLiteStore(AlertStore):
             conn.executemany("UPDATE alerts SET armed = ?, last_fire_ts = ?, seq = ? WHERE id = ?", state_rows)
             return CommitResult(True, SymbolRecord(symbol, expected_version + 1, new_state))
 
-        if self._executor is None:
-            raise StoreError(f"{self!r} is not open; use `async with` or await open() first")
-        done: asyncio.Future[CommitResult] = asyncio.get_running_loop().create_future()
+        self._executor_or_raise()  # a closed store says so now, not from inside the group
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[CommitResult] = loop.create_future()
         self._queued.append((commit, done))
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+            self._flusher = loop.create_task(self._flush())
         return await done
 
     async def _flush(self) -> None:
@@ -391,19 +402,13 @@ class SQLiteStore(AlertStore):
                 continue
             try:
                 results = await self._write(partial(_each, [commit for commit, _ in group]))
-            except BaseException as exc:
-                if isinstance(exc, Exception):
-                    error: BaseException = exc
-                else:  # this task was cancelled (loop shutdown): nobody is left to write the rest
-                    error = StoreError(f"{self!r}: commit interrupted")
-                    group += self._queued
-                    self._queued = []
-                for _, done in group:
-                    if not done.done():
-                        done.set_exception(error)
-                if not isinstance(exc, Exception):
-                    raise
+            except Exception as exc:
+                _settle(group, exc)
                 continue
+            except BaseException:  # this task was cancelled (loop shutdown): nobody is left to write the rest
+                _settle(group + self._queued, StoreError(f"{self!r}: commit interrupted"))
+                self._queued = []
+                raise
             for (_, done), result in zip(group, results, strict=True):
                 if not done.done():
                     done.set_result(result)
